@@ -1,0 +1,167 @@
+"""Pydantic schemas of the structured knowledge files (checklists, pitfalls, evaluation sets)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+__all__ = [
+    "Advice",
+    "Checklist",
+    "ChecklistItem",
+    "Checklists",
+    "EvalQuestion",
+    "EvalSet",
+    "Hint",
+    "Hints",
+    "LabelledMessage",
+    "LabelledMessages",
+    "OutOfDomainQuestion",
+    "Pitfall",
+    "Pitfalls",
+    "SourceQuote",
+    "Stage",
+]
+
+_SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceQuote(_Strict):
+    """A verbatim quote and the section path (``"H2 > H3"``) it sits under."""
+
+    section: str = Field(min_length=1)
+    quote: str = Field(min_length=1)
+
+
+Advice = SourceQuote
+
+
+def _unique(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise ValueError(f"duplicate {what} id {ident!r}")
+        seen.add(ident)
+
+
+class ChecklistItem(_Strict):
+    id: str = Field(pattern=_SLUG)
+    text: str = Field(min_length=1, max_length=150)
+    source: SourceQuote
+
+
+class Stage(_Strict):
+    """Company-stage advice inside the team-structure checklist, chosen by head count."""
+
+    id: str = Field(pattern=_SLUG)
+    title: str
+    min_employees: int = Field(ge=1)
+    max_employees: int | None = None
+    items: list[ChecklistItem] = Field(min_length=1)
+
+    def covers(self, head_count: int) -> bool:
+        upper = self.max_employees if self.max_employees is not None else head_count
+        return self.min_employees <= head_count <= upper
+
+
+class Checklist(_Strict):
+    id: str = Field(pattern=_SLUG)
+    title: str
+    summary: str
+    items: list[ChecklistItem] = Field(min_length=1)
+    stages: list[Stage] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> Checklist:
+        _unique([item.id for item in self.all_items()], "item")
+        return self
+
+    def all_items(self) -> list[ChecklistItem]:
+        return [*self.items, *(item for stage in self.stages for item in stage.items)]
+
+    def stage_for(self, head_count: int) -> Stage | None:
+        return next((stage for stage in self.stages if stage.covers(head_count)), None)
+
+
+class Checklists(_Strict):
+    checklists: list[Checklist] = Field(min_length=1)
+
+    @field_validator("checklists")
+    @classmethod
+    def _ids_unique(cls, value: list[Checklist]) -> list[Checklist]:
+        _unique([c.id for c in value], "checklist")
+        return value
+
+    def get(self, checklist_id: str) -> Checklist | None:
+        return next((c for c in self.checklists if c.id == checklist_id), None)
+
+
+class Pitfall(_Strict):
+    id: str = Field(pattern=_SLUG)
+    title: str
+    source: SourceQuote
+    advice: list[SourceQuote] = Field(min_length=1)
+    examples: list[str] = Field(min_length=1)
+    review_question: str
+
+
+class Pitfalls(_Strict):
+    pitfalls: list[Pitfall] = Field(min_length=1)
+
+    @field_validator("pitfalls")
+    @classmethod
+    def _ids_unique(cls, value: list[Pitfall]) -> list[Pitfall]:
+        _unique([p.id for p in value], "pitfall")
+        return value
+
+    def get(self, pitfall_id: str) -> Pitfall | None:
+        return next((p for p in self.pitfalls if p.id == pitfall_id), None)
+
+
+class EvalQuestion(_Strict):
+    id: str
+    question: str = Field(min_length=1)
+    answers: list[str] = Field(min_length=1)
+
+
+class OutOfDomainQuestion(_Strict):
+    id: str
+    question: str = Field(min_length=1)
+
+
+class EvalSet(_Strict):
+    in_domain: list[EvalQuestion] = Field(min_length=1)
+    out_of_domain: list[OutOfDomainQuestion] = Field(min_length=1)
+
+
+class LabelledMessage(_Strict):
+    text: str = Field(min_length=1)
+    pitfalls: list[str] = Field(default_factory=list)
+
+
+class LabelledMessages(_Strict):
+    messages: list[LabelledMessage] = Field(min_length=1)
+
+
+class Hint(_Strict):
+    """Questions a passage answers, located by a verbatim snippet of the passage."""
+
+    passage: str = Field(min_length=1)
+    questions: list[str] = Field(min_length=1)
+
+    @field_validator("passage")
+    @classmethod
+    def _snippet_in_document(cls, value: str, info: ValidationInfo) -> str:
+        text = (info.context or {}).get("document_text")
+        if text is not None and " ".join(value.split()) not in text:
+            raise ValueError("this snippet does not occur in the document")
+        return value
+
+
+class Hints(_Strict):
+    """Retrieval hints for one document (``<name>.hints.yaml`` beside ``<name>.md``)."""
+
+    hints: list[Hint] = Field(default_factory=list)

@@ -1,0 +1,344 @@
+"""Markdown documents -> passages, each carrying its document title and section path.
+
+A passage is one to a few sentences: list items and short paragraphs stay whole, longer
+paragraphs are cut between sentences, and no passage is longer than ``MAX_PASSAGE_WORDS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from index.text import split_sentences, word_count
+from knowledge.errors import KnowledgeError
+from knowledge.schema import Hints
+from knowledge.yamlfile import load_yaml_model_with_lines
+
+__all__ = [
+    "CHUNKER_VERSION",
+    "Document",
+    "MAX_PASSAGE_WORDS",
+    "Passage",
+    "chunk_document",
+    "discover_documents",
+    "hints_path",
+    "knowledge_checksum",
+    "load_passages",
+    "parse_document",
+]
+
+MAX_PASSAGE_WORDS = 120
+# A paragraph up to this long stays whole; longer ones are packed sentence by sentence.
+WHOLE_PARAGRAPH_WORDS = 70
+PACKED_WORDS = 55
+# Bumped whenever chunking changes, so an index built by older code counts as stale.
+CHUNKER_VERSION = 1
+HINTS_SUFFIX = ".hints.yaml"
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_SKIPPED_NAMES = {"readme.md"}
+
+
+@dataclass(frozen=True)
+class Block:
+    text: str
+    section: tuple[str, ...]
+    line: int
+    is_list_item: bool = False
+    lead_in: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed markdown document."""
+
+    id: str
+    title: str
+    path: Path
+    blocks: tuple[Block, ...]
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable unit of text with its provenance."""
+
+    doc_id: str
+    doc_title: str
+    section: str
+    text: str
+    sentences: tuple[str, ...]
+    path: str
+    line: int
+    lead_in: str = ""
+    hints: tuple[str, ...] = ()
+
+    @property
+    def keyword_text(self) -> str:
+        """What BM25 sees: the passage with its section, list lead-in and hint questions."""
+        return "\n".join(
+            part
+            for part in (self.section or self.doc_title, self.lead_in, self.text, *self.hints)
+            if part
+        )
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError(
+            path, raw[: exc.start].count(b"\n") + 1, "not valid UTF-8 text"
+        ) from None
+
+
+def _front_matter(path: Path, lines: list[str]) -> tuple[dict[str, object], int]:
+    """Return the front matter mapping and the index of the first body line."""
+    if not lines or lines[0].strip() != "---":
+        return {}, 0
+    for end in range(1, len(lines)):
+        if lines[end].strip() in ("---", "..."):
+            break
+    else:
+        raise KnowledgeError(path, 1, "front matter opened with '---' is never closed")
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise KnowledgeError(path, line, f"invalid YAML in front matter: {problem}") from None
+    if not isinstance(meta, dict):
+        raise KnowledgeError(path, 2, "front matter must be a mapping of keys to values")
+    for key in ("title", "id", "kind"):
+        if key in meta and not isinstance(meta[key], str):
+            raise KnowledgeError(path, 2, f"front matter '{key}' must be text")
+    if "date" in meta and not isinstance(meta["date"], (dt.date, str)):
+        raise KnowledgeError(path, 2, "front matter 'date' must be a date like 2021-03-31")
+    return meta, end + 1
+
+
+def parse_document(path: Path, *, root: Path | None = None) -> Document:
+    """Parse one markdown file; a malformed one raises :class:`KnowledgeError` naming the line."""
+    lines = _read_text(path).splitlines()
+    meta, body_start = _front_matter(path, lines)
+    title = str(meta.get("title") or "")
+    headings: list[tuple[int, str]] = []
+    blocks: list[Block] = []
+    paragraph: list[str] = []
+    paragraph_line = 0
+    item: list[str] = []
+    item_line = 0
+    lead_in = ""
+    fence_line = 0
+
+    def section() -> tuple[str, ...]:
+        return tuple(text for _, text in headings)
+
+    def flush_paragraph() -> None:
+        nonlocal paragraph, lead_in
+        if paragraph:
+            text = " ".join(part.strip() for part in paragraph)
+            blocks.append(Block(text=text, section=section(), line=paragraph_line))
+            lead_in = text if text.endswith(":") else ""
+        paragraph = []
+
+    def flush_item() -> None:
+        nonlocal item
+        if item:
+            text = " ".join(part.strip() for part in item)
+            blocks.append(
+                Block(
+                    text=text, section=section(), line=item_line, is_list_item=True, lead_in=lead_in
+                )
+            )
+        item = []
+
+    for number, line in enumerate(lines[body_start:], start=body_start + 1):
+        if fence_line:
+            if _FENCE.match(line):
+                fence_line = 0
+            continue
+        if _FENCE.match(line):
+            flush_paragraph()
+            flush_item()
+            fence_line = number  # code is not prose: it is skipped, not quoted
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            flush_paragraph()
+            flush_item()
+            lead_in = ""
+            level, text = len(heading.group(1)), heading.group(2).strip()
+            if not text:
+                raise KnowledgeError(path, number, "heading has no text")
+            if level == 1 and not title:
+                title = text
+            if level == 1:
+                headings = []
+                continue
+            headings = [(lvl, t) for lvl, t in headings if lvl < level]
+            headings.append((level, text))
+            continue
+        if not line.strip():
+            flush_paragraph()
+            flush_item()
+            continue
+        list_item = _LIST_ITEM.match(line)
+        if list_item:
+            flush_paragraph()
+            flush_item()
+            item, item_line = [list_item.group(1)], number
+        elif item:
+            item.append(line)
+        else:
+            if not paragraph:
+                paragraph_line = number
+            paragraph.append(line)
+    if fence_line:
+        raise KnowledgeError(path, fence_line, "code block opened here is never closed")
+    flush_paragraph()
+    flush_item()
+    relative = path.relative_to(root) if root else path
+    doc_id = str(meta.get("id") or relative.with_suffix("").as_posix())
+    return Document(
+        id=doc_id,
+        title=title or path.stem.replace("-", " ").replace("_", " ").title(),
+        path=relative,
+        blocks=tuple(blocks),
+        meta=meta,
+    )
+
+
+def _split_long_sentence(sentence: str) -> Iterator[str]:
+    words = sentence.split()
+    for start in range(0, len(words), MAX_PASSAGE_WORDS):
+        yield " ".join(words[start : start + MAX_PASSAGE_WORDS])
+
+
+def _pack(sentences: list[str]) -> Iterator[list[str]]:
+    """Group consecutive sentences into passages of a few sentences each."""
+    group: list[str] = []
+    for sentence in sentences:
+        if word_count(sentence) > MAX_PASSAGE_WORDS:
+            if group:
+                yield group
+                group = []
+            for piece in _split_long_sentence(sentence):
+                yield [piece]
+            continue
+        if group and word_count(" ".join([*group, sentence])) > PACKED_WORDS:
+            yield group
+            group = []
+        group.append(sentence)
+    if group:
+        yield group
+
+
+def chunk_document(document: Document) -> list[Passage]:
+    passages: list[Passage] = []
+    for block in document.blocks:
+        sentences = split_sentences(block.text)
+        if word_count(block.text) <= (
+            MAX_PASSAGE_WORDS if block.is_list_item else WHOLE_PARAGRAPH_WORDS
+        ):
+            groups = [sentences]
+        else:
+            groups = list(_pack(sentences))
+        for group in groups:
+            passages.append(
+                Passage(
+                    doc_id=document.id,
+                    doc_title=document.title,
+                    section=" > ".join(block.section),
+                    text=" ".join(group),
+                    sentences=tuple(group),
+                    path=document.path.as_posix(),
+                    line=block.line,
+                    lead_in=block.lead_in,
+                )
+            )
+    return passages
+
+
+def discover_documents(knowledge_dir: Path) -> list[Path]:
+    """Markdown files below ``knowledge_dir`` in a stable order (READMEs and eval/ skipped)."""
+    if not knowledge_dir.is_dir():
+        raise KnowledgeError(knowledge_dir, None, "knowledge folder not found")
+    found = []
+    for path in sorted(knowledge_dir.rglob("*.md")):
+        relative = path.relative_to(knowledge_dir)
+        if path.name.lower() in _SKIPPED_NAMES or relative.parts[0] == "eval":
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        found.append(path)
+    return found
+
+
+def load_passages(knowledge_dir: Path) -> tuple[list[Document], list[Passage]]:
+    """Parse every document and chunk it; raises on the first malformed file."""
+    documents = [parse_document(p, root=knowledge_dir) for p in discover_documents(knowledge_dir)]
+    if not documents:
+        raise KnowledgeError(knowledge_dir, None, "no markdown documents found to index")
+    seen: dict[str, Path] = {}
+    for doc in documents:
+        if doc.id in seen:
+            raise KnowledgeError(
+                knowledge_dir / doc.path,
+                1,
+                f"document id {doc.id!r} is also used by {seen[doc.id]}",
+            )
+        seen[doc.id] = doc.path
+    passages = []
+    for doc in documents:
+        passages.extend(_attach_hints(knowledge_dir / doc.path, chunk_document(doc)))
+    return documents, passages
+
+
+def hints_path(document_path: Path) -> Path:
+    return document_path.with_name(document_path.stem + HINTS_SUFFIX)
+
+
+def _attach_hints(document_path: Path, passages: list[Passage]) -> list[Passage]:
+    """Give each passage the annotated questions it answers (from ``<doc>.hints.yaml``)."""
+    path = hints_path(document_path)
+    if not path.exists() or not passages:
+        return passages
+    flat = " ".join(_read_text(document_path).split())
+    hints, lines = load_yaml_model_with_lines(path, Hints, context={"document_text": flat})
+    extra: dict[int, list[str]] = {}
+    for number, hint in enumerate(hints.hints):
+        snippet = " ".join(hint.passage.split())
+        owner = next((i for i, p in enumerate(passages) if snippet in p.text), None)
+        if owner is None:
+            raise KnowledgeError(
+                path,
+                lines.get(("hints", number, "passage")),
+                "this snippet spans two passages; quote a part that lies within one",
+            )
+        extra.setdefault(owner, []).extend(hint.questions)
+    return [
+        replace(p, hints=p.hints + tuple(extra[i])) if i in extra else p
+        for i, p in enumerate(passages)
+    ]
+
+
+def knowledge_checksum(knowledge_dir: Path) -> str:
+    """A fingerprint of every indexed file's name and bytes, plus the chunker version."""
+    digest = hashlib.sha256(f"chunker-v{CHUNKER_VERSION}".encode())
+    for document in discover_documents(knowledge_dir):
+        for path in (document, hints_path(document)):
+            if path.exists():
+                digest.update(path.relative_to(knowledge_dir).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""The Slack edge of ml-leaders-bot and the product logic that serves it."""

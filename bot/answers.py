@@ -1,0 +1,143 @@
+"""Question -> Answer: cleaned question, quoted passages, highlights, confidence. No Slack types."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from index.search import Retriever
+from index.text import clean_text
+from knowledge.schema import Checklists
+
+__all__ = ["Answer", "AnswerPassage", "AnswerService", "QuestionError", "clean_question"]
+
+
+class QuestionError(ValueError):
+    """The question cannot be answered as asked (for example, it is empty)."""
+
+
+def clean_question(raw: str, *, max_chars: int) -> tuple[str, bool]:
+    """Normalise a question; returns (question, truncated). Empty questions raise."""
+    question = clean_text(raw)
+    if not question or not any(ch.isalnum() for ch in question):
+        raise QuestionError("Please ask a question: the text was empty.")
+    if len(question) > max_chars:
+        return question[:max_chars].rstrip(), True
+    return question, False
+
+
+@dataclass(frozen=True)
+class AnswerPassage:
+    text: str
+    source: str
+    section: str
+    score: float
+    highlights: tuple[str, ...]
+    doc_id: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answered: bool
+    passages: tuple[AnswerPassage, ...]
+    confidence: float
+    nearest_topics: tuple[str, ...] = ()
+    truncated: bool = False
+    related_checklist: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON contract of `mlbot ask --json` (extra keys are additive)."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "passages": [
+                {
+                    "text": p.text,
+                    "source": p.source,
+                    "section": p.section,
+                    "score": round(p.score, 4),
+                    "highlights": list(p.highlights),
+                }
+                for p in self.passages
+            ],
+            "confidence": round(self.confidence, 4),
+            "nearest_topics": list(self.nearest_topics),
+            "truncated": self.truncated,
+            "related_checklist": self.related_checklist,
+        }
+
+
+class AnswerService:
+    """Turns a question into an :class:`Answer` using the retriever and the checklists."""
+
+    def __init__(
+        self,
+        *,
+        retriever: Retriever,
+        checklists: Checklists | None = None,
+        passages: int = 3,
+        max_question_chars: int = 2000,
+    ) -> None:
+        self.retriever = retriever
+        self.passages = passages
+        self.max_question_chars = max_question_chars
+        self._checklist_by_section = _checklists_by_section(checklists)
+
+    def answer(self, question: str, *, k: int | None = None, context: str | None = None) -> Answer:
+        cleaned, truncated = clean_question(question, max_chars=self.max_question_chars)
+        if context:
+            context, _ = clean_question(context, max_chars=self.max_question_chars)
+        result = self.retriever.search(cleaned, k=k or self.passages, context=context or None)
+        if not result.answered:
+            return Answer(
+                question=cleaned,
+                answered=False,
+                passages=(),
+                confidence=result.confidence,
+                nearest_topics=tuple(result.nearest_sections),
+                truncated=truncated,
+            )
+        passages = tuple(
+            AnswerPassage(
+                text=hit.passage.text,
+                source=hit.passage.doc_title,
+                section=hit.passage.section,
+                score=hit.score,
+                highlights=hit.highlights,
+                doc_id=hit.passage.doc_id,
+                path=hit.passage.path,
+                line=hit.passage.line,
+            )
+            for hit in result.hits
+        )
+        return Answer(
+            question=cleaned,
+            answered=True,
+            passages=passages,
+            confidence=result.confidence,
+            nearest_topics=tuple(result.nearest_sections),
+            truncated=truncated,
+            related_checklist=self._related_checklist(passages),
+        )
+
+    def _related_checklist(self, passages: tuple[AnswerPassage, ...]) -> str | None:
+        if not passages:
+            return None
+        votes = self._checklist_by_section.get(passages[0].section)
+        return votes.most_common(1)[0][0] if votes else None
+
+
+def _checklists_by_section(checklists: Checklists | None) -> dict[str, Counter[str]]:
+    """Which checklists cite each article section, and how often (to suggest one)."""
+    table: dict[str, Counter[str]] = {}
+    if checklists is None:
+        return table
+    for checklist in checklists.checklists:
+        for item in checklist.all_items():
+            table.setdefault(item.source.section, Counter())[checklist.id] += 1
+    return table

@@ -1,0 +1,40 @@
+"""Plain-text rendering of answers for the terminal (the Slack rendering lives in blocks.py)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bot.answers import Answer
+
+__all__ = ["render_answer_text"]
+
+
+def _emphasise(text: str, highlights: tuple[str, ...], *, bold: tuple[str, str]) -> str:
+    for sentence in highlights:
+        text = text.replace(sentence, f"{bold[0]}{sentence}{bold[1]}", 1)
+    return text
+
+
+def render_answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str:
+    """The same content Slack shows, as terminal text; highlights in bold (ANSI when ``color``)."""
+    bold = ("\033[1m", "\033[0m") if color else ("**", "**")
+    lines: list[str] = []
+    if answer.truncated:
+        lines.append("(Your question was long, so only its beginning was used.)")
+    if not answer.answered:
+        lines.append("I don't know: the knowledge base doesn't cover that question.")
+        if answer.nearest_topics:
+            lines.append("The nearest topics it does cover:")
+            lines.extend(f"  • {topic}" for topic in answer.nearest_topics)
+        return "\n".join(lines)
+    for number, passage in enumerate(answer.passages, start=1):
+        where = f"{passage.source} › {passage.section}" if passage.section else passage.source
+        lines.append(f"[{number}] {where}  (relevance {passage.score:.2f})")
+        body = _emphasise(passage.text, passage.highlights, bold=bold)
+        lines.extend(
+            textwrap.wrap(body, width=width, initial_indent="    ", subsequent_indent="    ")
+        )
+        lines.append("")
+    if answer.related_checklist:
+        lines.append(f"Related checklist: mlbot checklist {answer.related_checklist}")
+    return "\n".join(lines).rstrip()

@@ -1,0 +1,117 @@
+"""Build the long-lived objects once (model, index, retriever, catalogues) and pass them around."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bot.answers import AnswerService
+from bot.settings import Settings
+from index.build import build_index
+from index.documents import knowledge_checksum
+from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.search import Retriever, Thresholds
+from index.store import LoadedIndex, load_index
+from knowledge import DEFAULT_KNOWLEDGE_DIR, load_checklists, load_pitfalls
+from knowledge.schema import Checklists, Pitfalls
+
+__all__ = ["Services", "build_services", "make_embedder", "open_index", "stderr_notice"]
+
+Notify = Callable[[str], None]
+
+
+def stderr_notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    embedder: Embedder
+    index: LoadedIndex
+    retriever: Retriever
+    answers: AnswerService
+    checklists: Checklists
+    pitfalls: Pitfalls
+
+
+def _catalogue_path(settings: Settings, name: str) -> Path:
+    # A custom knowledge folder may hold only documents: fall back to the shipped catalogues.
+    own = settings.knowledge_dir / name
+    return own if own.exists() else DEFAULT_KNOWLEDGE_DIR / name
+
+
+def open_index(
+    *,
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool | None = None,
+    notify: Notify = stderr_notice,
+    progress: bool = False,
+) -> LoadedIndex:
+    """Load the index; when the knowledge changed since the build, say so and rebuild if allowed."""
+    index_dir = settings.resolved_index_dir
+    loaded = load_index(index_dir, model=embedder.name, dim=embedder.dim)
+    if loaded.manifest.knowledge_checksum == knowledge_checksum(settings.knowledge_dir):
+        return loaded
+    allowed = settings.auto_rebuild if rebuild is None else rebuild
+    if not allowed:
+        notify(
+            f"warning: the knowledge in {settings.knowledge_dir} changed since the index was "
+            "built; answering from the old index (run `mlbot index build` to refresh)"
+        )
+        return loaded
+    notify(f"The knowledge in {settings.knowledge_dir} changed since the last build: rebuilding…")
+    summary = build_index(
+        knowledge_dir=settings.knowledge_dir,
+        index_dir=index_dir,
+        embedder=embedder,
+        progress=progress,
+    )
+    notify(f"Rebuilt: {summary.passages} passages from {summary.documents} documents.")
+    return load_index(index_dir, model=embedder.name, dim=embedder.dim)
+
+
+@functools.lru_cache(maxsize=2)
+def _embedder_for(model: str) -> Embedder:
+    return SentenceTransformerEmbedder(model)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured embedder; loaded once per process and model, then shared."""
+    return _embedder_for(settings.embedding_model)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    rebuild: bool | None = None,
+    notify: Notify = stderr_notice,
+) -> Services:
+    embedder = embedder or make_embedder(settings)
+    index = open_index(settings=settings, embedder=embedder, rebuild=rebuild, notify=notify)
+    thresholds = Thresholds()
+    if settings.min_confidence is not None:
+        thresholds = replace(thresholds, hybrid=settings.min_confidence)
+    retriever = Retriever(index=index, embedder=embedder, thresholds=thresholds)
+    checklists = load_checklists(_catalogue_path(settings, "checklists.yaml"))
+    pitfalls = load_pitfalls(_catalogue_path(settings, "pitfalls.yaml"))
+    answers = AnswerService(
+        retriever=retriever,
+        checklists=checklists,
+        passages=settings.answer_passages,
+        max_question_chars=settings.max_question_chars,
+    )
+    return Services(
+        settings=settings,
+        embedder=embedder,
+        index=index,
+        retriever=retriever,
+        answers=answers,
+        checklists=checklists,
+        pitfalls=pitfalls,
+    )

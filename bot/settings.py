@@ -1,0 +1,63 @@
+"""Typed settings, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.embedder import DEFAULT_MODEL
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+
+__all__ = ["PROJECT_DIR", "MissingSettingError", "Settings"]
+
+PROJECT_DIR = DEFAULT_KNOWLEDGE_DIR.parent
+
+
+class MissingSettingError(RuntimeError):
+    """A required setting is not set; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads. Environment variable names are the field names, upper-cased."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # Slack (only the Slack app needs these; terminal commands never do).
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+
+    # Knowledge and index.
+    knowledge_dir: Path = DEFAULT_KNOWLEDGE_DIR
+    data_dir: Path = PROJECT_DIR / ".mlbot"
+    index_dir: Path | None = None
+    embedding_model: str = DEFAULT_MODEL
+    auto_rebuild: bool = True
+
+    # Answers.
+    answer_passages: int = Field(default=3, ge=1, le=10)
+    max_question_chars: int = Field(default=2000, ge=100)
+    min_confidence: float | None = None
+
+    # Storage.
+    database_url: str = ""
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'mlbot.sqlite3'}"
+
+    def require(self, *names: str) -> None:
+        """Raise :class:`MissingSettingError` naming every unset variable among ``names``."""
+        missing = [name.upper() for name in names if not getattr(self, name)]
+        if missing:
+            raise MissingSettingError(
+                f"missing setting{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
+                "(set in the environment or in .env; see .env.sample)"
+            )

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from knowledge import DEFAULT_KNOWLEDGE_DIR
+from tests.fakes import HashingEmbedder
+
+ARTICLE = DEFAULT_KNOWLEDGE_DIR / "articles" / "ml-for-leaders.md"
+ARTICLE_HINTS = DEFAULT_KNOWLEDGE_DIR / "articles" / "ml-for-leaders.hints.yaml"
+
+# Settings the bot reads: cleared for every test so a developer's shell or .env never leaks in.
+_SETTINGS_ENV = [
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "KNOWLEDGE_DIR",
+    "DATA_DIR",
+    "INDEX_DIR",
+    "EMBEDDING_MODEL",
+    "AUTO_REBUILD",
+    "DATABASE_URL",
+    "MIN_CONFIDENCE",
+    "ANSWER_PASSAGES",
+    "MAX_QUESTION_CHARS",
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    for name in _SETTINGS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # A clean working directory means no stray .env file is read.
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture
+def knowledge_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped knowledge documents (safe to edit)."""
+    target = tmp_path / "knowledge"
+    (target / "articles").mkdir(parents=True)
+    shutil.copy(ARTICLE, target / "articles")
+    shutil.copy(ARTICLE_HINTS, target / "articles")
+    return target
+
+
+@pytest.fixture
+def fake_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Iterator[object]:
+    from bot.services import _embedder_for
+    from index.embedder import DEFAULT_MODEL
+
+    yield _embedder_for(DEFAULT_MODEL)

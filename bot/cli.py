@@ -48,6 +48,27 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--kind", choices=["auto", "flat", "hnsw"], default="auto")
     index_commands.add_parser("info", help="print the live index's manifest")
 
+    serve = commands.add_parser("serve", help="run the Slack app (HTTP or Socket Mode)")
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument("--http", action="store_true", help="HTTP mode (default): POST /slack/events")
+    mode.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+
+    pitfalls = commands.add_parser("pitfalls", help="spot ML pitfalls in a plan or message")
+    pitfalls.add_argument(
+        "text",
+        nargs="?",
+        default="",
+        help="the text; - reads one text per stdin line; none lists all",
+    )
+    pitfalls.add_argument("--json", action="store_true", help="print JSON (one object per text)")
+
+    checklist = commands.add_parser("checklist", help="print a checklist, or the list of topics")
+    checklist.add_argument("topic", nargs="?", default="")
+    checklist.add_argument("head_count", nargs="?", default="", help="for team-structure")
+    checklist.add_argument("--json", action="store_true")
+
     evaluate = commands.add_parser("eval", help="evaluate retrieval on the project's question set")
     evaluate.add_argument("--calibrate", action="store_true", help="also print the best thresholds")
     evaluate.add_argument("--misses", action="store_true", help="list the questions missed at 3")
@@ -170,7 +191,117 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"ask": _cmd_ask, "index": _cmd_index, "eval": _cmd_eval}
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    import logging
+    import os
+
+    from bot.server import StartupError, serve_http, serve_socket
+    from bot.settings import MissingSettingError
+
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = _settings()
+    try:
+        if args.socket:
+            serve_socket(settings)
+        else:
+            port = args.port if args.port is not None else int(os.environ.get("PORT") or 3000)
+            serve_http(settings, host=args.host, port=port)
+    except (StartupError, MissingSettingError) as exc:
+        raise CliError(str(exc)) from None
+    return EXIT_OK
+
+
+def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.pitfalls import PitfallDetector
+    from bot.services import catalogue_path, make_embedder
+    from knowledge import load_pitfalls
+
+    settings = _settings()
+    catalogue = load_pitfalls(catalogue_path(settings, "pitfalls.yaml"))
+    if not args.text.strip():
+        if args.json:
+            for pitfall in catalogue.pitfalls:
+                _emit_json({"id": pitfall.id, "title": pitfall.title}, out)
+        else:
+            for pitfall in catalogue.pitfalls:
+                out.write(f"{pitfall.id}: {pitfall.title}\n    “{pitfall.source.quote}”\n")
+        return EXIT_OK
+    detector = PitfallDetector(
+        embedder=make_embedder(settings), pitfalls=catalogue, cache_dir=settings.data_dir / "cache"
+    )
+    texts = [line.rstrip("\n") for line in sys.stdin] if args.text == "-" else [args.text]
+    for text, matches in zip(texts, detector.score_many(texts), strict=True):
+        if args.json:
+            _emit_json({"text": text, "pitfalls": [m.to_json() for m in matches]}, out)
+            continue
+        if not matches:
+            out.write("No pitfalls spotted.\n")
+        for match in matches:
+            pitfall = match.pitfall
+            out.write(f"• {pitfall.title} ({pitfall.id}, score {match.score:.2f})\n")
+            out.write(f"    Risk ({pitfall.source.section}): “{pitfall.source.quote}”\n")
+            for advice in pitfall.advice:
+                out.write(f"    What helps ({advice.section}): “{advice.quote}”\n")
+    return EXIT_OK
+
+
+def _cmd_checklist(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.listeners.commands.ml_checklist import parse_checklist_args
+    from bot.services import catalogue_path
+    from knowledge import load_checklists
+
+    checklists = load_checklists(catalogue_path(_settings(), "checklists.yaml"))
+    topic, head_count, problem = parse_checklist_args(f"{args.topic} {args.head_count}")
+    if problem:
+        raise CliError(problem.replace("/ml-checklist", "mlbot checklist"), EXIT_USAGE)
+    if not topic:
+        for c in checklists.checklists:
+            out.write(f"{c.id:<16} {c.summary}\n")
+        return EXIT_OK
+    checklist = checklists.get(topic)
+    if checklist is None:
+        known = ", ".join(c.id for c in checklists.checklists)
+        raise CliError(f"no checklist called {topic!r}; topics: {known}", EXIT_USAGE)
+    stage = checklist.stage_for(head_count) if head_count else None
+    items = [*checklist.items, *(stage.items if stage else [])]
+    if args.json:
+        _emit_json(
+            {
+                "id": checklist.id,
+                "title": checklist.title,
+                "stage": stage.id if stage else None,
+                "items": [
+                    {
+                        "id": i.id,
+                        "text": i.text,
+                        "section": i.source.section,
+                        "quote": i.source.quote,
+                    }
+                    for i in items
+                ],
+            },
+            out,
+        )
+        return EXIT_OK
+    out.write(f"{checklist.title}\n{checklist.summary}\n")
+    if stage:
+        out.write(f"Stage: {stage.title}\n")
+    for item in items:
+        out.write(f"[ ] {item.text}\n    {item.source.section}: “{item.source.quote}”\n")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "ask": _cmd_ask,
+    "index": _cmd_index,
+    "eval": _cmd_eval,
+    "serve": _cmd_serve,
+    "pitfalls": _cmd_pitfalls,
+    "checklist": _cmd_checklist,
+}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

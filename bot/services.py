@@ -18,7 +18,14 @@ from index.store import LoadedIndex, load_index
 from knowledge import DEFAULT_KNOWLEDGE_DIR, load_checklists, load_pitfalls
 from knowledge.schema import Checklists, Pitfalls
 
-__all__ = ["Services", "build_services", "make_embedder", "open_index", "stderr_notice"]
+__all__ = [
+    "Services",
+    "build_services",
+    "catalogue_path",
+    "make_embedder",
+    "open_index",
+    "stderr_notice",
+]
 
 Notify = Callable[[str], None]
 
@@ -38,7 +45,7 @@ class Services:
     pitfalls: Pitfalls
 
 
-def _catalogue_path(settings: Settings, name: str) -> Path:
+def catalogue_path(settings: Settings, name: str) -> Path:
     # A custom knowledge folder may hold only documents: fall back to the shipped catalogues.
     own = settings.knowledge_dir / name
     return own if own.exists() else DEFAULT_KNOWLEDGE_DIR / name
@@ -98,8 +105,8 @@ def build_services(
     if settings.min_confidence is not None:
         thresholds = replace(thresholds, hybrid=settings.min_confidence)
     retriever = Retriever(index=index, embedder=embedder, thresholds=thresholds)
-    checklists = load_checklists(_catalogue_path(settings, "checklists.yaml"))
-    pitfalls = load_pitfalls(_catalogue_path(settings, "pitfalls.yaml"))
+    checklists = load_checklists(catalogue_path(settings, "checklists.yaml"))
+    pitfalls = load_pitfalls(catalogue_path(settings, "pitfalls.yaml"))
     answers = AnswerService(
         retriever=retriever,
         checklists=checklists,

@@ -105,11 +105,15 @@ class Pitfall(_Strict):
     source: SourceQuote
     advice: list[SourceQuote] = Field(min_length=1)
     examples: list[str] = Field(min_length=1)
+    near_misses: list[str] = Field(default_factory=list)
     review_question: str
 
 
 class Pitfalls(_Strict):
+    """The catalogue. ``examples``/``near_misses``/``unrelated_examples`` train the detector."""
+
     pitfalls: list[Pitfall] = Field(min_length=1)
+    unrelated_examples: list[str] = Field(default_factory=list)
 
     @field_validator("pitfalls")
     @classmethod

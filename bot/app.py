@@ -1,0 +1,58 @@
+"""create_app(): the Bolt app, built from settings and loaded services; no import-time work."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.deps import BotDeps
+from bot.listeners import register_listeners
+from bot.middleware import make_dedupe_middleware, request_logging
+from bot.settings import Settings
+
+__all__ = ["create_app", "make_web_client"]
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    """The Web API client: retries rate limits (honouring Retry-After) and dropped connections."""
+    client = WebClient(
+        token=settings.slack_bot_token or None,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        logger=logging.getLogger("bot.slack_api"),
+    )
+    client.retry_handlers.extend(
+        [
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = None) -> App:
+    """The Slack app. The token is checked by the caller (``mlbot serve``), not here."""
+    app = App(
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret,
+        client=client or make_web_client(settings),
+        token_verification_enabled=False,
+        logger=logging.getLogger("bot.app"),
+    )
+    app.use(request_logging)
+    app.use(make_dedupe_middleware(deps.storage))
+    register_listeners(app, deps)
+
+    @app.error
+    def log_unhandled(error: Exception, body: dict[str, object]) -> None:
+        logging.getLogger("bot.app").exception(
+            "unhandled error for %s", body.get("type"), exc_info=error
+        )
+
+    return app

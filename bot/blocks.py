@@ -1,0 +1,296 @@
+"""Pure Block Kit renderers. Everything user-typed is escaped; every message fits Slack's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.answers import Answer
+from knowledge.schema import Checklist, ChecklistItem, Checklists, Pitfall, Pitfalls
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_SECTION_TEXT",
+    "Blocks",
+    "answer_message",
+    "checklist_message",
+    "checklist_topics_message",
+    "error_message",
+    "escape",
+    "pitfall_catalogue_message",
+    "pitfall_matches_message",
+    "shared_checklist_message",
+    "unknown_topic_message",
+]
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_CONTEXT_TEXT = 2000
+MAX_FALLBACK_TEXT = 3000
+
+Blocks = list[dict[str, Any]]
+
+FEEDBACK_UP = "answer_feedback_up"
+FEEDBACK_DOWN = "answer_feedback_down"
+CHECKLIST_TICK = "checklist_tick"
+CHECKLIST_SHARE = "checklist_share"
+
+
+def escape(text: str) -> str:
+    """Escape Slack's control characters so user text can never form a mention or link.
+
+    ``<!channel>``, ``<@U123>`` and links all need ``<``; with it escaped, "@channel" typed by a
+    person stays plain text (we never post with ``link_names``).
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _trim(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _section(text: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": _trim(text, MAX_SECTION_TEXT)},
+        **extra,
+    }
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": _trim(text, MAX_CONTEXT_TEXT)}],
+    }
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": _trim(text, 150), "emoji": True},
+    }
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _fit(blocks: Blocks) -> Blocks:
+    """Keep within Slack's 50-block limit, saying so rather than failing."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    kept = blocks[: MAX_BLOCKS - 1]
+    kept.append(_context("…more was left out to fit in one Slack message."))
+    return kept
+
+
+def _message(text: str, blocks: Blocks) -> dict[str, Any]:
+    return {"text": _trim(text, MAX_FALLBACK_TEXT), "blocks": _fit(blocks)}
+
+
+def _quote(text: str, highlights: Sequence[str]) -> str:
+    body = escape(text)
+    for sentence in highlights:
+        body = body.replace(escape(sentence), f"*{escape(sentence)}*", 1)
+    return "> " + body
+
+
+def answer_message(answer: Answer, *, answer_id: int | None = None) -> dict[str, Any]:
+    """An answer: each passage quoted with its source and section, answering sentences in bold."""
+    blocks: Blocks = []
+    if answer.truncated:
+        blocks.append(_context("Your question was long, so I used its beginning."))
+    if not answer.answered:
+        topics = "\n".join(f"• {escape(t)}" for t in answer.nearest_topics)
+        text = (
+            "I don't know: my knowledge base doesn't cover that question, "
+            "and I only answer with what it says."
+        )
+        blocks.append(_section(f":thinking_face: {text}"))
+        if topics:
+            blocks.append(_section(f"*The nearest topics I do cover:*\n{topics}"))
+        fallback = text
+    else:
+        for passage in answer.passages:
+            where = f"*{escape(passage.source)}*"
+            if passage.section:
+                where += f" › {escape(passage.section)}"
+            blocks.append(_section(f"{where}\n{_quote(passage.text, passage.highlights)}"))
+        if answer.related_checklist:
+            blocks.append(
+                _context(
+                    f":clipboard: Related checklist: `/ml-checklist {answer.related_checklist}`"
+                )
+            )
+        top = answer.passages[0]
+        fallback = f"From {top.section or top.source}: {(top.highlights or (top.text,))[0]}"
+    if answer_id is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "answer_feedback",
+                "elements": [
+                    _button("👍 Helpful", FEEDBACK_UP, str(answer_id)),
+                    _button("👎 Not helpful", FEEDBACK_DOWN, str(answer_id)),
+                ],
+            }
+        )
+    return _message(fallback, blocks)
+
+
+def error_message(text: str) -> dict[str, Any]:
+    return _message(text, [_section(f":warning: {text}")])
+
+
+# Checklists -----------------------------------------------------------------------------------
+
+
+def checklist_topics_message(checklists: Checklists, *, intro: str = "") -> dict[str, Any]:
+    lines = [f"• `{c.id}`: {escape(c.summary)}" for c in checklists.checklists]
+    blocks: Blocks = []
+    if intro:
+        blocks.append(_section(intro))
+    blocks.append(_section("*Checklists:* use `/ml-checklist <topic>`\n" + "\n".join(lines)))
+    blocks.append(
+        _context("`/ml-checklist team-structure 120` gives the advice for a company of 120 people.")
+    )
+    return _message(
+        "Available checklists: " + ", ".join(c.id for c in checklists.checklists), blocks
+    )
+
+
+def unknown_topic_message(topic: str, checklists: Checklists) -> dict[str, Any]:
+    intro = f"I don't have a checklist called `{escape(topic[:60])}`."
+    return checklist_topics_message(checklists, intro=intro)
+
+
+def _item_text(item: ChecklistItem) -> str:
+    return f"*{escape(item.text)}*\n_{escape(item.source.section)}_: “{escape(item.source.quote)}”"
+
+
+def _items_for(checklist: Checklist, head_count: int | None) -> tuple[list[ChecklistItem], str]:
+    items = list(checklist.items)
+    note = ""
+    if checklist.stages:
+        stage = checklist.stage_for(head_count) if head_count else None
+        if stage:
+            items += stage.items
+            note = f"Advice for *{escape(stage.title)}* ({head_count} people)."
+        else:
+            note = "Add your head count for stage advice, e.g. `/ml-checklist team-structure 120`."
+    return items, note
+
+
+def checklist_message(
+    checklist: Checklist, *, ticked: set[str], head_count: int | None = None
+) -> dict[str, Any]:
+    """An interactive checklist: one checkbox per item, each citing its source."""
+    items, note = _items_for(checklist, head_count)
+    blocks: Blocks = [_header(checklist.title), _context(escape(checklist.summary))]
+    if note:
+        blocks.append(_context(note))
+    for item in items:
+        option = {"text": {"type": "mrkdwn", "text": "Done"}, "value": item.id}
+        accessory: dict[str, Any] = {
+            "type": "checkboxes",
+            "action_id": CHECKLIST_TICK,
+            "options": [option],
+        }
+        if item.id in ticked:
+            accessory["initial_options"] = [option]
+        blocks.append(
+            _section(
+                _item_text(item),
+                block_id=f"chk|{checklist.id}|{item.id}",
+                accessory=accessory,
+            )
+        )
+    done = sum(item.id in ticked for item in items)
+    blocks.append(_context(f"{done} of {len(items)} done · your ticks are saved for this channel"))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "checklist_actions",
+            "elements": [
+                _button(
+                    "Share with channel",
+                    CHECKLIST_SHARE,
+                    f"{checklist.id}|{head_count or ''}",
+                    style="primary",
+                )
+            ],
+        }
+    )
+    return _message(f"Checklist: {checklist.title}", blocks)
+
+
+def shared_checklist_message(
+    checklist: Checklist, *, ticked: set[str], user_id: str, head_count: int | None = None
+) -> dict[str, Any]:
+    """The read-only version posted to the channel, with the sharer's progress."""
+    items, note = _items_for(checklist, head_count)
+    blocks: Blocks = [_header(checklist.title), _context(f"Shared by <@{user_id}>")]
+    if note and head_count:
+        blocks.append(_context(note))
+    for item in items:
+        mark = ":white_check_mark:" if item.id in ticked else ":white_large_square:"
+        blocks.append(_section(f"{mark} {_item_text(item)}"))
+    blocks.append(_context(f"Run `/ml-checklist {checklist.id}` to work through it yourself."))
+    return _message(f"Checklist: {checklist.title}", blocks)
+
+
+# Pitfalls ------------------------------------------------------------------------------------
+
+
+def _pitfall_section(pitfall: Pitfall, *, score: float | None = None) -> Blocks:
+    title = f"*{escape(pitfall.title)}*"
+    if score is not None:
+        title += f"  _(match {score:.2f})_"
+    advice = "\n".join(
+        f"> “{escape(a.quote)}”\n> — _{escape(a.section)}_" for a in pitfall.advice[:3]
+    )
+    return [
+        _section(
+            f"{title}\n_Why it matters ({escape(pitfall.source.section)}):_ "
+            f"“{escape(pitfall.source.quote)}”"
+        ),
+        _section(f"*What helps:*\n{advice}"),
+    ]
+
+
+def pitfall_catalogue_message(pitfalls: Pitfalls) -> dict[str, Any]:
+    blocks: Blocks = [
+        _header("ML pitfalls to watch for"),
+        _context("Paste a plan with `/ml-pitfalls <text>` to see which of these it risks."),
+    ]
+    for pitfall in pitfalls.pitfalls:
+        blocks.append({"type": "divider"})
+        blocks.extend(_pitfall_section(pitfall))
+    return _message("ML pitfalls to watch for", blocks)
+
+
+def pitfall_matches_message(matches: Sequence[tuple[Pitfall, float]]) -> dict[str, Any]:
+    if not matches:
+        return _message(
+            "No pitfalls spotted",
+            [
+                _section(
+                    ":white_check_mark: I didn't spot any of the pitfalls I know in that text."
+                ),
+                _context("`/ml-pitfalls` with no text lists them all."),
+            ],
+        )
+    blocks: Blocks = [_header(f"{len(matches)} pitfall{'s' if len(matches) > 1 else ''} to watch")]
+    for pitfall, score in matches:
+        blocks.append({"type": "divider"})
+        blocks.extend(_pitfall_section(pitfall, score=score))
+    names = ", ".join(p.title for p, _ in matches)
+    return _message(f"Pitfalls to watch: {names}", blocks)

@@ -1,0 +1,18 @@
+"""What listeners need, built once and handed to ``register(app, deps)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.pitfalls import PitfallDetector
+from bot.services import Services
+from bot.storage import Storage
+
+__all__ = ["BotDeps"]
+
+
+@dataclass
+class BotDeps:
+    services: Services
+    storage: Storage
+    detector: PitfallDetector

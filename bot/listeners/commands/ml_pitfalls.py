@@ -1,0 +1,41 @@
+"""/ml-pitfalls [text]: the catalogue instantly; a pasted plan is checked after the ack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, Respond
+
+from bot.blocks import error_message, pitfall_catalogue_message, pitfall_matches_message
+from bot.deps import BotDeps
+from bot.replies import FAILURE_TEXT
+from bot.slack_text import slack_to_plain
+
+MAX_PLAN_CHARS = 8000
+log = logging.getLogger(__name__)
+
+
+def make_ml_pitfalls_handlers(
+    deps: BotDeps,
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    def ack_ml_pitfalls(ack: Ack, command: dict[str, Any]) -> None:
+        if not slack_to_plain(command.get("text", "")).strip():
+            ack(**pitfall_catalogue_message(deps.services.pitfalls), response_type="ephemeral")
+        else:
+            ack(text=":mag: Checking your text for pitfalls…", response_type="ephemeral")
+
+    def check_plan(command: dict[str, Any], respond: Respond) -> None:
+        text = slack_to_plain(command.get("text", ""))
+        if not text.strip():
+            return  # the catalogue went out with the ack
+        try:
+            matches = deps.detector.detect(text[:MAX_PLAN_CHARS])
+            message = pitfall_matches_message([(m.pitfall, m.score) for m in matches])
+        except Exception:
+            log.exception("pitfall check failed")
+            message = error_message(FAILURE_TEXT)
+        respond(**message, response_type="ephemeral", replace_original=True)
+
+    return ack_ml_pitfalls, check_plan

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.deps import BotDeps
+from bot.listeners.events.app_mention import make_app_mention_handler
+from bot.listeners.events.message import make_message_handler
+
+
+def register(app: App, deps: BotDeps) -> None:
+    app.event("app_mention")(make_app_mention_handler(deps))
+    app.event("message")(make_message_handler(deps))

@@ -1,0 +1,36 @@
+"""@mentions: answer in the thread of the message; inside a thread the bot answered, a follow-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.deps import BotDeps
+from bot.replies import answer_in_slack
+from bot.slack_text import slack_to_plain
+
+
+def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
+    def handle_app_mention(event: dict[str, Any], client: WebClient, context: Any) -> None:
+        if event.get("bot_id") or event.get("subtype"):
+            return
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        earlier = (
+            deps.storage.thread_question(channel_id=channel, thread_ts=event["thread_ts"])
+            if event.get("thread_ts")
+            else None
+        )
+        answer_in_slack(
+            deps=deps,
+            client=client,
+            channel=channel,
+            user=event.get("user", ""),
+            question=slack_to_plain(event.get("text", ""), bot_user_id=context.bot_user_id),
+            thread_ts=thread_ts,
+            context=earlier,
+        )
+
+    return handle_app_mention

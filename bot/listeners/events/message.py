@@ -1,0 +1,49 @@
+"""Messages: every DM is a question; in channels, a reply in a thread the bot answered is a
+follow-up (mentions there are left to the app_mention handler, so nothing is answered twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.deps import BotDeps
+from bot.replies import answer_in_slack
+from bot.slack_text import mentions_user, slack_to_plain
+
+# Edits, deletions, joins and the like are not questions.
+_IGNORED_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+def make_message_handler(deps: BotDeps) -> Callable[..., None]:
+    def handle_message(event: dict[str, Any], client: WebClient, context: Any) -> None:
+        if event.get("bot_id") or event.get("subtype") not in _IGNORED_SUBTYPES:
+            return
+        if not event.get("user") or event.get("user") == context.bot_user_id:
+            return
+        channel = event["channel"]
+        text = event.get("text", "")
+        thread_ts = event.get("thread_ts")
+        earlier = (
+            deps.storage.thread_question(channel_id=channel, thread_ts=thread_ts)
+            if thread_ts
+            else None
+        )
+        # In a channel only follow-ups in the bot's threads count, and not those that mention
+        # the bot: app_mention answers those.
+        if event.get("channel_type") != "im" and (
+            earlier is None or mentions_user(text, context.bot_user_id)
+        ):
+            return
+        answer_in_slack(
+            deps=deps,
+            client=client,
+            channel=channel,
+            user=event["user"],
+            question=slack_to_plain(text, bot_user_id=context.bot_user_id),
+            thread_ts=thread_ts,
+            context=earlier,
+        )
+
+    return handle_message

@@ -1,0 +1,199 @@
+"""The pitfall detector: text -> the pitfalls it risks, with scores.
+
+One logistic-regression classifier per pitfall, trained at start-up from the catalogue, on two
+views of a text: its sentence embedding (meaning) and character n-gram TF-IDF (the telling
+phrases: "by Friday", "no flag", "only AUC"). Each pitfall's ``examples`` are its positives;
+everything else (other pitfalls' examples, all ``near_misses``, ``unrelated_examples``) is a
+negative. Near-misses matter most: they teach "we ship behind a feature flag" apart from "no
+need for a flag". Short texts are scored whole; a long plan is also scored in two-sentence
+windows, so one risky line still shows. Embeddings of the training texts are cached on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from index.embedder import Embedder
+from index.text import clean_text, split_sentences
+from knowledge.schema import LabelledMessages, Pitfall, Pitfalls
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "DetectorReport",
+    "PitfallDetector",
+    "PitfallMatch",
+    "evaluate_detector",
+]
+
+# Chosen by 5-fold cross-validation on the catalogue's own training texts (never on the
+# labelled evaluation set), maximising the lower of precision and recall.
+DEFAULT_THRESHOLD = 0.3
+_C = 16.0
+# Texts with more sentences than this are also scored in windows of two sentences.
+_WHOLE_TEXT_SENTENCES = 3
+_MAX_WINDOWS = 40
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PitfallMatch:
+    pitfall: Pitfall
+    score: float
+    sentence: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.pitfall.id, "title": self.pitfall.title, "score": round(self.score, 4)}
+
+
+def _training_texts(pitfalls: Pitfalls) -> tuple[list[str], list[int]]:
+    """All training texts and, for each, the index of the pitfall it exhibits (-1: none)."""
+    texts: list[str] = []
+    labels: list[int] = []
+    for index, pitfall in enumerate(pitfalls.pitfalls):
+        texts += pitfall.examples
+        labels += [index] * len(pitfall.examples)
+        texts += pitfall.near_misses
+        labels += [-1] * len(pitfall.near_misses)
+    texts += pitfalls.unrelated_examples
+    labels += [-1] * len(pitfalls.unrelated_examples)
+    return texts, labels
+
+
+class PitfallDetector:
+    """Scores texts against every pitfall in the catalogue."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        pitfalls: Pitfalls,
+        threshold: float = DEFAULT_THRESHOLD,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.pitfalls = pitfalls
+        self.threshold = threshold
+        texts, labels = _training_texts(pitfalls)
+        vectors = self._training_vectors(texts, cache_dir)
+        self._tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+        features = self._features(self._tfidf.fit_transform(texts), vectors)
+        y = np.asarray(labels)
+        self._classifiers = [
+            LogisticRegression(C=_C, class_weight="balanced", max_iter=3000).fit(
+                features, (y == index).astype(int)
+            )
+            for index in range(len(pitfalls.pitfalls))
+        ]
+
+    @staticmethod
+    def _features(tfidf: csr_matrix, vectors: np.ndarray) -> csr_matrix:
+        return hstack([tfidf, csr_matrix(vectors)]).tocsr()
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """P(pitfall | text) for each text (rows) and pitfall (columns, catalogue order)."""
+        if not texts:
+            return np.zeros((0, len(self._classifiers)))
+        features = self._features(self._tfidf.transform(texts), self.embedder.encode(texts))
+        return np.stack([c.predict_proba(features)[:, 1] for c in self._classifiers], axis=1)
+
+    def _training_vectors(self, texts: list[str], cache_dir: Path | None) -> np.ndarray:
+        key = hashlib.sha256(
+            json.dumps([self.embedder.name, texts], ensure_ascii=False).encode()
+        ).hexdigest()[:16]
+        path = cache_dir / f"pitfall-vectors-{key}.npy" if cache_dir else None
+        if path and path.exists():
+            try:
+                cached = np.load(path)
+                if cached.shape == (len(texts), self.embedder.dim):
+                    return cached
+            except (OSError, ValueError):
+                log.warning("ignoring unreadable pitfall cache %s", path)
+        vectors = self.embedder.encode(texts)
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, vectors)
+            tmp.replace(path)
+        return vectors
+
+    def score_many(self, texts: Sequence[str]) -> list[list[PitfallMatch]]:
+        """Matches above the threshold for each text, best first (one encode call in all)."""
+        pieces: list[str] = []
+        owners: list[int] = []
+        for number, raw in enumerate(texts):
+            text = clean_text(raw)
+            if not text:
+                continue
+            pieces.append(text)
+            owners.append(number)
+            sentences = split_sentences(text)
+            if len(sentences) > _WHOLE_TEXT_SENTENCES:
+                windows = [" ".join(sentences[i : i + 2]) for i in range(len(sentences) - 1)]
+                pieces += windows[:_MAX_WINDOWS]
+                owners += [number] * len(windows[:_MAX_WINDOWS])
+        results: list[list[PitfallMatch]] = [[] for _ in texts]
+        if not pieces:
+            return results
+        probabilities = self.probabilities(pieces)
+        best: dict[tuple[int, int], tuple[float, str]] = {}
+        for row, (owner, piece) in enumerate(zip(owners, pieces, strict=True)):
+            for index in np.flatnonzero(probabilities[row] >= self.threshold):
+                score = float(probabilities[row, index])
+                if score > best.get((owner, int(index)), (0.0, ""))[0]:
+                    best[(owner, int(index))] = (score, piece)
+        for (owner, index), (score, piece) in best.items():
+            results[owner].append(PitfallMatch(self.pitfalls.pitfalls[index], score, piece))
+        for matches in results:
+            matches.sort(key=lambda m: -m.score)
+        return results
+
+    def detect(self, text: str) -> list[PitfallMatch]:
+        return self.score_many([text])[0]
+
+
+@dataclass(frozen=True)
+class DetectorReport:
+    precision: float
+    recall: float
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    messages: int
+    mistakes: tuple[str, ...]
+
+
+def evaluate_detector(detector: PitfallDetector, messages: LabelledMessages) -> DetectorReport:
+    """Micro precision and recall over (message, pitfall) pairs of a labelled set."""
+    found = detector.score_many([m.text for m in messages.messages])
+    tp = fp = fn = 0
+    mistakes = []
+    for message, matches in zip(messages.messages, found, strict=True):
+        predicted = {m.pitfall.id for m in matches}
+        gold = set(message.pitfalls)
+        tp += len(predicted & gold)
+        fp += len(predicted - gold)
+        fn += len(gold - predicted)
+        if predicted != gold:
+            mistakes.append(
+                f"{message.text[:70]!r}: expected {sorted(gold)}, got {sorted(predicted)}"
+            )
+    return DetectorReport(
+        precision=tp / (tp + fp) if tp + fp else 1.0,
+        recall=tp / (tp + fn) if tp + fn else 1.0,
+        true_positives=tp,
+        false_positives=fp,
+        false_negatives=fn,
+        messages=len(messages.messages),
+        mistakes=tuple(mistakes),
+    )

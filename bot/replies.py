@@ -1,0 +1,58 @@
+"""Answer a question in Slack: retrieve, record, post, and never stay silent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.answers import QuestionError
+from bot.blocks import answer_message, error_message
+from bot.deps import BotDeps
+
+__all__ = ["FAILURE_TEXT", "answer_in_slack"]
+
+FAILURE_TEXT = "Sorry, something went wrong while I was looking that up. Please try again."
+EMPTY_TEXT = (
+    "Ask me a question about leading ML work, for example: "
+    "_How should we structure our ML team at 40 people?_"
+)
+
+log = logging.getLogger(__name__)
+
+
+def answer_in_slack(
+    *,
+    deps: BotDeps,
+    client: WebClient,
+    channel: str,
+    user: str,
+    question: str,
+    thread_ts: str | None,
+    context: str | None = None,
+) -> None:
+    """Post the answer to ``question`` in ``channel`` (in ``thread_ts`` when given)."""
+    reply_args: dict[str, Any] = {"channel": channel}
+    if thread_ts:
+        reply_args["thread_ts"] = thread_ts
+    try:
+        answer = deps.services.answers.answer(question, context=context)
+    except QuestionError:
+        client.chat_postMessage(**reply_args, **error_message(EMPTY_TEXT))
+        return
+    except Exception:
+        log.exception("answering failed in %s", channel)
+        client.chat_postMessage(**reply_args, **error_message(FAILURE_TEXT))
+        return
+    answer_id = deps.storage.record_answer(
+        channel_id=channel,
+        user_id=user,
+        thread_ts=thread_ts,
+        question=answer.question,
+        answered=answer.answered,
+        passages=answer.to_json()["passages"],
+    )
+    response = client.chat_postMessage(**reply_args, **answer_message(answer, answer_id=answer_id))
+    if response.get("ts"):
+        deps.storage.set_answer_message(answer_id, str(response["ts"]))

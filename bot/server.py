@@ -1,0 +1,147 @@
+"""`mlbot serve`: HTTP mode (threaded WSGI server) or Socket Mode, sharing one app factory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socketserver
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.app import create_app, make_web_client
+from bot.deps import BotDeps
+from bot.pitfalls import PitfallDetector
+from bot.services import build_services
+from bot.settings import Settings
+from bot.storage import Storage
+
+__all__ = ["StartupError", "build_bot", "check_token", "serve_http", "serve_socket"]
+
+log = logging.getLogger("bot.server")
+
+
+class StartupError(RuntimeError):
+    """The bot cannot start; the message says why in plain words."""
+
+
+def check_token(client: WebClient, *, variable: str = "SLACK_BOT_TOKEN") -> dict[str, Any]:
+    """Fail fast when Slack rejects the token (or cannot be reached)."""
+    try:
+        return dict(client.auth_test().data)  # type: ignore[arg-type]
+    except SlackApiError as exc:
+        raise StartupError(
+            f"{variable} was rejected by Slack ({exc.response.get('error', 'unknown error')}). "
+            "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page."
+        ) from None
+    except OSError as exc:
+        raise StartupError(f"cannot reach the Slack API at {client.base_url}: {exc}") from None
+
+
+def build_bot(settings: Settings, *, client: WebClient) -> tuple[App, BotDeps]:
+    """Load the model, index, catalogues and database, then build the app."""
+    services = build_services(settings)
+    storage = Storage.from_url(settings.resolved_database_url)
+    detector = PitfallDetector(
+        embedder=services.embedder,
+        pitfalls=services.pitfalls,
+        cache_dir=settings.data_dir / "cache",
+    )
+    deps = BotDeps(services=services, storage=storage, detector=detector)
+    return create_app(settings=settings, deps=deps, client=client), deps
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class _Gateway:
+    """WSGI entry: `/healthz` and `/slack/events`; answers 503 until the bot has loaded."""
+
+    def __init__(self) -> None:
+        self.handler: SlackRequestHandler | None = None
+        self.failure: str | None = None
+        self.ready = threading.Event()
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            status = "200 OK" if self.ready.is_set() else "503 Service Unavailable"
+            body = {"status": "ok" if self.ready.is_set() else (self.failure or "loading")}
+            return self._json(start_response, status, body)
+        if path == "/slack/events" and self.handler is None:
+            return self._json(start_response, "503 Service Unavailable", {"status": "loading"})
+        if self.handler is None:
+            return self._json(start_response, "404 Not Found", {"error": "not found"})
+        return self.handler(environ, start_response)
+
+    @staticmethod
+    def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
+        payload = json.dumps(body).encode()
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        )
+        return [payload]
+
+
+def serve_http(settings: Settings, *, host: str, port: int) -> None:
+    """Bind first (so the platform sees the port), load in the background, then serve."""
+    settings.require("slack_bot_token", "slack_signing_secret")
+    client = make_web_client(settings)
+    check_token(client)
+    gateway = _Gateway()
+    server = make_server(
+        host, port, gateway, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+
+    def load() -> None:
+        try:
+            app, _ = build_bot(settings, client=client)
+        except Exception as exc:
+            gateway.failure = f"failed to load: {exc}"
+            log.exception("the bot failed to load")
+            threading.Thread(target=server.shutdown, daemon=True).start()
+            return
+        gateway.handler = SlackRequestHandler(app)
+        gateway.ready.set()
+        log.info("ready: listening on http://%s:%s/slack/events", host, server.server_port)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    threading.Thread(target=load, name="loader", daemon=True).start()
+    log.info("loading the model and index; /healthz answers 200 when ready")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    if gateway.failure:
+        raise StartupError(gateway.failure)
+
+
+def serve_socket(settings: Settings) -> None:
+    """Socket Mode: no public URL needed; Slack pushes events over a WebSocket."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    settings.require("slack_bot_token", "slack_app_token")
+    client = make_web_client(settings)
+    check_token(client)
+    app, _ = build_bot(settings, client=client)
+    handler = SocketModeHandler(app, settings.slack_app_token)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    log.info("connecting in Socket Mode")
+    handler.start()

@@ -1,0 +1,83 @@
+"""The pitfall detector with the real model, and `mlbot pitfalls`."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.pitfalls import PitfallDetector, evaluate_detector
+from knowledge import load_labelled_messages, load_pitfalls
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def detector(real_embedder, tmp_path_factory: pytest.TempPathFactory) -> PitfallDetector:  # type: ignore[no-untyped-def]
+    return PitfallDetector(
+        embedder=real_embedder, pitfalls=load_pitfalls(), cache_dir=tmp_path_factory.mktemp("cache")
+    )
+
+
+def test_plan_with_two_pitfalls_names_both(detector: PitfallDetector) -> None:
+    plan = (
+        "We'll ship the churn model next week and expect churn to halve by the end of the month. "
+        "Success is the model's AUC on the test set; nobody needs to look at retention. "
+        "The team is staffed and the roadmap is agreed. "
+        "Marketing will announce it in the newsletter."
+    )
+    found = {m.pitfall.id for m in detector.detect(plan)}
+    assert {"expecting-immediate-results", "model-metrics-over-product"} <= found
+
+
+def test_ordinary_and_healthy_messages_are_not_flagged(detector: PitfallDetector) -> None:
+    for text in ["Standup moves to 10:30 tomorrow.", "Lunch order closes at noon.", ""]:
+        assert detector.detect(text) == []
+
+
+def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -> None:
+    matches = detector.detect("Let's promise the board the model pays for itself in its first week.")
+    assert matches
+    scores = [m.score for m in matches]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
+    # The bar we aim for is 0.90/0.90; this floor guards against regressions from today's
+    # 0.83 precision / 0.91 recall (see the closing note of the Slack app issue).
+    report = evaluate_detector(detector, load_labelled_messages())
+    assert report.messages >= 40
+    assert report.precision >= 0.80
+    assert report.recall >= 0.88
+
+
+def test_cli_json_contract_and_batch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    out = io.StringIO()
+    assert main(["pitfalls", "--json", "We expect the model to double revenue on day one."], out=out) == 0
+    payload = json.loads(out.getvalue())
+    assert payload["text"].startswith("We expect")
+    assert payload["pitfalls"][0]["id"] == "expecting-immediate-results"
+    assert set(payload["pitfalls"][0]) == {"id", "title", "score"}
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Lunch order closes at noon.\nNo flag needed, just ship the model to everyone.\n"))
+    out = io.StringIO()
+    assert main(["pitfalls", "--json", "-"], out=out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["text"] for line in lines] == ["Lunch order closes at noon.", "No flag needed, just ship the model to everyone."]
+    assert lines[0]["pitfalls"] == []
+    assert "no-production-safety-net" in {p["id"] for p in lines[1]["pitfalls"]}
+
+
+def test_cli_catalogue_and_checklists_need_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    assert main(["pitfalls"], out=out) == 0
+    assert "ml-for-linear-process" in out.getvalue()
+    out = io.StringIO()
+    assert main(["checklist", "team-structure", "12", "--json"], out=out) == 0
+    assert json.loads(out.getvalue())["stage"] == "early"
+    assert main(["checklist", "nonsense"], out=io.StringIO()) == 2

@@ -148,12 +148,12 @@ class PitfallDetector:
         probabilities = self.probabilities(pieces)
         best: dict[tuple[int, int], tuple[float, str]] = {}
         for row, (owner, piece) in enumerate(zip(owners, pieces, strict=True)):
-            for index in np.flatnonzero(probabilities[row] >= self.threshold):
-                score = float(probabilities[row, index])
-                if score > best.get((owner, int(index)), (0.0, ""))[0]:
-                    best[(owner, int(index))] = (score, piece)
-        for (owner, index), (score, piece) in best.items():
-            results[owner].append(PitfallMatch(self.pitfalls.pitfalls[index], score, piece))
+            for column in np.flatnonzero(probabilities[row] >= self.threshold).tolist():
+                score = float(probabilities[row, column])
+                if score > best.get((owner, column), (0.0, ""))[0]:
+                    best[(owner, column)] = (score, piece)
+        for (owner, column), (score, piece) in best.items():
+            results[owner].append(PitfallMatch(self.pitfalls.pitfalls[column], score, piece))
         for matches in results:
             matches.sort(key=lambda m: -m.score)
         return results

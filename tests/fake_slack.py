@@ -155,8 +155,10 @@ class FakeSlack:
             failures = self._failures.get(method)
             if failures:
                 return failures.pop(0)
-        if self.valid_tokens is not None and not method.startswith("response_url") and (
-            params.get("token") not in self.valid_tokens
+        if (
+            self.valid_tokens is not None
+            and not method.startswith("response_url")
+            and (params.get("token") not in self.valid_tokens)
         ):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if method in self.handlers:

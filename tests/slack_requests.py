@@ -37,7 +37,9 @@ def event_body(event: dict[str, Any], *, event_id: str | None = None) -> str:
     )
 
 
-def dm(text: str, *, user: str = "U100", channel: str = "D100", ts: str | None = None, **extra: Any) -> dict[str, Any]:
+def dm(
+    text: str, *, user: str = "U100", channel: str = "D100", ts: str | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "type": "message",
         "channel_type": "im",
@@ -49,7 +51,9 @@ def dm(text: str, *, user: str = "U100", channel: str = "D100", ts: str | None =
     }
 
 
-def mention(text: str, *, user: str = "U100", channel: str = "C100", ts: str | None = None, **extra: Any) -> dict[str, Any]:
+def mention(
+    text: str, *, user: str = "U100", channel: str = "C100", ts: str | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         "type": "app_mention",
         "user": user,
@@ -60,7 +64,9 @@ def mention(text: str, *, user: str = "U100", channel: str = "C100", ts: str | N
     }
 
 
-def command_body(command: str, text: str, *, response_url: str, user: str = "U100", channel: str = "C100") -> str:
+def command_body(
+    command: str, text: str, *, response_url: str, user: str = "U100", channel: str = "C100"
+) -> str:
     return urlencode(
         {
             "token": "legacy",
@@ -79,7 +85,14 @@ def command_body(command: str, text: str, *, response_url: str, user: str = "U10
     )
 
 
-def action_body(action: dict[str, Any], *, response_url: str, user: str = "U100", channel: str = "C100", message: dict[str, Any] | None = None) -> str:
+def action_body(
+    action: dict[str, Any],
+    *,
+    response_url: str,
+    user: str = "U100",
+    channel: str = "C100",
+    message: dict[str, Any] | None = None,
+) -> str:
     payload = {
         "type": "block_actions",
         "team": {"id": "T0001", "domain": "test"},
@@ -106,7 +119,11 @@ def post(
     signed: bool = True,
     timeout: float = 30,
 ) -> tuple[int, str]:
-    all_headers = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
+    all_headers = {
+        "Content-Type": content_type,
+        **(sign(body) if signed else {}),
+        **(headers or {}),
+    }
     request = urllib.request.Request(url, data=body.encode(), headers=all_headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -40,7 +40,9 @@ def test_ordinary_and_healthy_messages_are_not_flagged(detector: PitfallDetector
 
 
 def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -> None:
-    matches = detector.detect("Let's promise the board the model pays for itself in its first week.")
+    matches = detector.detect(
+        "Let's promise the board the model pays for itself in its first week."
+    )
     assert matches
     scores = [m.score for m in matches]
     assert scores == sorted(scores, reverse=True)
@@ -56,19 +58,33 @@ def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
     assert report.recall >= 0.88
 
 
-def test_cli_json_contract_and_batch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_cli_json_contract_and_batch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_embedder
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     out = io.StringIO()
-    assert main(["pitfalls", "--json", "We expect the model to double revenue on day one."], out=out) == 0
+    assert (
+        main(["pitfalls", "--json", "We expect the model to double revenue on day one."], out=out)
+        == 0
+    )
     payload = json.loads(out.getvalue())
     assert payload["text"].startswith("We expect")
     assert payload["pitfalls"][0]["id"] == "expecting-immediate-results"
     assert set(payload["pitfalls"][0]) == {"id", "title", "score"}
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Lunch order closes at noon.\nNo flag needed, just ship the model to everyone.\n"))
+    monkeypatch.setattr(
+        sys,
+        "stdin",
+        io.StringIO(
+            "Lunch order closes at noon.\nNo flag needed, just ship the model to everyone.\n"
+        ),
+    )
     out = io.StringIO()
     assert main(["pitfalls", "--json", "-"], out=out) == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [line["text"] for line in lines] == ["Lunch order closes at noon.", "No flag needed, just ship the model to everyone."]
+    assert [line["text"] for line in lines] == [
+        "Lunch order closes at noon.",
+        "No flag needed, just ship the model to everyone.",
+    ]
     assert lines[0]["pitfalls"] == []
     assert "no-production-safety-net" in {p["id"] for p in lines[1]["pitfalls"]}
 

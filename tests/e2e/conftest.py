@@ -43,7 +43,9 @@ class RunningApp:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 120) -> None:
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -68,7 +70,9 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture(scope="session")
 def built_data_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: object) -> Path:
     data = tmp_path_factory.mktemp("data")
-    build_index(knowledge_dir=DEFAULT_KNOWLEDGE_DIR, index_dir=data / "index", embedder=real_embedder)  # type: ignore[arg-type]
+    build_index(
+        knowledge_dir=DEFAULT_KNOWLEDGE_DIR, index_dir=data / "index", embedder=real_embedder
+    )  # type: ignore[arg-type]
     return data
 
 
@@ -87,12 +91,24 @@ def app_env(fake: FakeSlack, data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def running_app(fake_slack: FakeSlack, built_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def running_app(
+    fake_slack: FakeSlack, built_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
     port = free_port()
     log_path = tmp_path_factory.mktemp("logs") / "app.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "serve",
+                "--http",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=app_env(fake_slack, built_data_dir),
             stdout=log_file,
             stderr=subprocess.STDOUT,

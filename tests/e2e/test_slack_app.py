@@ -53,23 +53,38 @@ def storage(app: RunningApp) -> Storage:
     return Storage.from_url(f"sqlite:///{app.data_dir / 'mlbot.sqlite3'}")
 
 
-def test_dm_gets_a_quoted_answer_with_sections_highlights_and_feedback(running_app: RunningApp, slack: FakeSlack) -> None:
-    assert send_event(running_app, dm("We're 15 people. Should ML be one central team or spread out?")) == 200
+def test_dm_gets_a_quoted_answer_with_sections_highlights_and_feedback(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    assert (
+        send_event(running_app, dm("We're 15 people. Should ML be one central team or spread out?"))
+        == 200
+    )
     call = slack.wait_for("chat.postMessage")[0]
     assert call.params["channel"] == "D100" and "thread_ts" not in call.params
     assert call.params["token"] == "xoxb-test-token"
     assert_valid_blocks(call.params)
     first = call.params["blocks"][0]["text"]["text"]
     assert "Early-Stage Companies (Under 25 Employees)" in first
-    assert "*For organizations in their initial phases, establishing a centralized, shared ML team" in first
+    assert (
+        "*For organizations in their initial phases, establishing a centralized, shared ML team"
+        in first
+    )
     actions = [b for b in call.params["blocks"] if b["type"] == "actions"][0]
-    assert [e["action_id"] for e in actions["elements"]] == ["answer_feedback_up", "answer_feedback_down"]
+    assert [e["action_id"] for e in actions["elements"]] == [
+        "answer_feedback_up",
+        "answer_feedback_down",
+    ]
     assert "/ml-checklist team-structure" in json.dumps(call.params["blocks"])
 
 
-def test_mention_is_answered_in_its_thread_and_follow_up_uses_context(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_mention_is_answered_in_its_thread_and_follow_up_uses_context(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     root = "1700000100.000100"
-    send_event(running_app, mention("How do we know a model is ready to launch?", ts=root, channel="C200"))
+    send_event(
+        running_app, mention("How do we know a model is ready to launch?", ts=root, channel="C200")
+    )
     answer = slack.wait_for("chat.postMessage")[0]
     assert answer.params["channel"] == "C200" and answer.params["thread_ts"] == root
     assert_valid_blocks(answer.params)
@@ -89,10 +104,24 @@ def test_mention_is_answered_in_its_thread_and_follow_up_uses_context(running_ap
     assert "feature flag" in second.params["blocks"][0]["text"]["text"]
 
 
-def test_channel_messages_outside_bot_threads_are_ignored(running_app: RunningApp, slack: FakeSlack) -> None:
-    chatter = {"type": "message", "channel_type": "channel", "channel": "C300", "user": "U100", "text": "lunch?", "ts": "1700000200.000100"}
+def test_channel_messages_outside_bot_threads_are_ignored(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    chatter = {
+        "type": "message",
+        "channel_type": "channel",
+        "channel": "C300",
+        "user": "U100",
+        "text": "lunch?",
+        "ts": "1700000200.000100",
+    }
     send_event(running_app, chatter)
-    elsewhere = {**chatter, "ts": "1700000201.000100", "thread_ts": "1690000000.000100", "text": "in some thread"}
+    elsewhere = {
+        **chatter,
+        "ts": "1700000201.000100",
+        "thread_ts": "1690000000.000100",
+        "text": "in some thread",
+    }
     send_event(running_app, elsewhere)
     send_event(running_app, dm("marker question about hiring ML engineers", channel="D999"))
     slack.wait_for("chat.postMessage")
@@ -100,7 +129,9 @@ def test_channel_messages_outside_bot_threads_are_ignored(running_app: RunningAp
     assert [c.params["channel"] for c in slack.calls("chat.postMessage")] == ["D999"]
 
 
-def test_bot_messages_and_own_messages_are_ignored(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_bot_messages_and_own_messages_are_ignored(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     send_event(running_app, dm("How should we hire?", bot_id="B999", subtype="bot_message"))
     send_event(running_app, dm("How should we hire?", user="UBOT"))
     send_event(running_app, dm("edited", subtype="message_changed"))
@@ -120,7 +151,9 @@ def test_retried_event_is_answered_once(running_app: RunningApp, slack: FakeSlac
     assert len(slack.calls("chat.postMessage")) == 1
 
 
-def test_forged_and_stale_requests_are_rejected_without_side_effects(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_forged_and_stale_requests_are_rejected_without_side_effects(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     body = event_body(dm("forged question about hiring"))
     forged = sign(body, secret="not-the-secret")
     assert post(running_app.events_url, body, headers=forged, signed=False)[0] == 401
@@ -131,7 +164,9 @@ def test_forged_and_stale_requests_are_rejected_without_side_effects(running_app
     assert slack.calls("chat.postMessage") == []
 
 
-def test_out_of_domain_question_says_so_and_offers_topics(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_out_of_domain_question_says_so_and_offers_topics(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     send_event(running_app, dm("What's the wifi password in the Berlin office?"))
     call = slack.wait_for("chat.postMessage")[0]
     assert_valid_blocks(call.params)
@@ -141,7 +176,10 @@ def test_out_of_domain_question_says_so_and_offers_topics(running_app: RunningAp
 
 
 def test_mention_injection_never_pings_anyone(running_app: RunningApp, slack: FakeSlack) -> None:
-    send_event(running_app, mention("<!channel> <!here> @everyone how do we hire <@U777>? & <b>", channel="C400"))
+    send_event(
+        running_app,
+        mention("<!channel> <!here> @everyone how do we hire <@U777>? & <b>", channel="C400"),
+    )
     call = slack.wait_for("chat.postMessage")[0]
     assert_valid_blocks(call.params)
     status, body = post(
@@ -159,18 +197,34 @@ def test_empty_mention_gets_a_friendly_prompt(running_app: RunningApp, slack: Fa
     assert "Ask me a question" in call.params["text"]
 
 
-def test_checklist_topics_unknown_topic_and_interactive_checklist(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_checklist_topics_unknown_topic_and_interactive_checklist(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     url = slack.response_url()
-    status, body = post(running_app.events_url, command_body("/ml-checklist", "", response_url=url), content_type=FORM)
+    status, body = post(
+        running_app.events_url,
+        command_body("/ml-checklist", "", response_url=url),
+        content_type=FORM,
+    )
     topics = json.loads(body)
     assert status == 200 and topics["response_type"] == "ephemeral"
     assert_valid_blocks(topics)
     for topic in ("hiring", "team-structure", "pipeline", "evaluation", "pitfalls"):
         assert f"`{topic}`" in json.dumps(topics)
-    _, body = post(running_app.events_url, command_body("/ml-checklist", "recipes", response_url=url), content_type=FORM)
+    _, body = post(
+        running_app.events_url,
+        command_body("/ml-checklist", "recipes", response_url=url),
+        content_type=FORM,
+    )
     unknown = json.loads(body)
-    assert "I don't have a checklist called `recipes`" in json.dumps(unknown) and "`hiring`" in json.dumps(unknown)
-    _, body = post(running_app.events_url, command_body("/ml-checklist", "team-structure 120", response_url=url), content_type=FORM)
+    assert "I don't have a checklist called `recipes`" in json.dumps(
+        unknown
+    ) and "`hiring`" in json.dumps(unknown)
+    _, body = post(
+        running_app.events_url,
+        command_body("/ml-checklist", "team-structure 120", response_url=url),
+        content_type=FORM,
+    )
     team = json.loads(body)
     assert_valid_blocks(team)
     assert "Mid stage" in json.dumps(team)
@@ -178,16 +232,40 @@ def test_checklist_topics_unknown_topic_and_interactive_checklist(running_app: R
     assert len(checkboxes) >= 4
 
 
-def test_checkbox_ticks_persist_per_person_and_channel(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_checkbox_ticks_persist_per_person_and_channel(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     url = slack.response_url()
-    _, body = post(running_app.events_url, command_body("/ml-checklist", "hiring", response_url=url, channel="C600"), content_type=FORM)
-    block = [b for b in json.loads(body)["blocks"] if b.get("accessory", {}).get("type") == "checkboxes"][0]
+    _, body = post(
+        running_app.events_url,
+        command_body("/ml-checklist", "hiring", response_url=url, channel="C600"),
+        content_type=FORM,
+    )
+    block = [
+        b for b in json.loads(body)["blocks"] if b.get("accessory", {}).get("type") == "checkboxes"
+    ][0]
     option = block["accessory"]["options"][0]
-    tick = {"type": "checkboxes", "action_id": "checklist_tick", "block_id": block["block_id"], "selected_options": [option]}
-    assert post(running_app.events_url, action_body(tick, response_url=url, channel="C600"), content_type=FORM)[0] == 200
+    tick = {
+        "type": "checkboxes",
+        "action_id": "checklist_tick",
+        "block_id": block["block_id"],
+        "selected_options": [option],
+    }
+    assert (
+        post(
+            running_app.events_url,
+            action_body(tick, response_url=url, channel="C600"),
+            content_type=FORM,
+        )[0]
+        == 200
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        _, body = post(running_app.events_url, command_body("/ml-checklist", "hiring", response_url=url, channel="C600"), content_type=FORM)
+        _, body = post(
+            running_app.events_url,
+            command_body("/ml-checklist", "hiring", response_url=url, channel="C600"),
+            content_type=FORM,
+        )
         again = [b for b in json.loads(body)["blocks"] if b.get("block_id") == block["block_id"]][0]
         if again["accessory"].get("initial_options"):
             break
@@ -195,35 +273,71 @@ def test_checkbox_ticks_persist_per_person_and_channel(running_app: RunningApp, 
     assert again["accessory"]["initial_options"] == [option]
     assert "1 of" in body
     # Another person, or the same person in another channel, starts fresh.
-    _, other = post(running_app.events_url, command_body("/ml-checklist", "hiring", response_url=url, user="U200", channel="C600"), content_type=FORM)
-    _, elsewhere = post(running_app.events_url, command_body("/ml-checklist", "hiring", response_url=url, channel="C601"), content_type=FORM)
+    _, other = post(
+        running_app.events_url,
+        command_body("/ml-checklist", "hiring", response_url=url, user="U200", channel="C600"),
+        content_type=FORM,
+    )
+    _, elsewhere = post(
+        running_app.events_url,
+        command_body("/ml-checklist", "hiring", response_url=url, channel="C601"),
+        content_type=FORM,
+    )
     assert "initial_options" not in other and "initial_options" not in elsewhere
     # Unticking is saved too.
     untick = {**tick, "selected_options": []}
-    post(running_app.events_url, action_body(untick, response_url=url, channel="C600"), content_type=FORM)
+    post(
+        running_app.events_url,
+        action_body(untick, response_url=url, channel="C600"),
+        content_type=FORM,
+    )
     time.sleep(0.5)
-    assert storage(running_app).ticked_items(user_id="U100", channel_id="C600", checklist_id="hiring") == set()
+    assert (
+        storage(running_app).ticked_items(user_id="U100", channel_id="C600", checklist_id="hiring")
+        == set()
+    )
 
 
 def test_share_checklist_posts_to_channel(running_app: RunningApp, slack: FakeSlack) -> None:
-    share = {"type": "button", "action_id": "checklist_share", "block_id": "checklist_actions", "value": "pipeline|"}
-    post(running_app.events_url, action_body(share, response_url=slack.response_url("share"), channel="C700"), content_type=FORM)
+    share = {
+        "type": "button",
+        "action_id": "checklist_share",
+        "block_id": "checklist_actions",
+        "value": "pipeline|",
+    }
+    post(
+        running_app.events_url,
+        action_body(share, response_url=slack.response_url("share"), channel="C700"),
+        content_type=FORM,
+    )
     call = slack.wait_for("chat.postMessage")[0]
     assert call.params["channel"] == "C700"
     assert_valid_blocks(call.params)
     assert "Shared by <@U100>" in json.dumps(call.params["blocks"])
     slack.fail_next("chat.postMessage", body={"ok": False, "error": "not_in_channel"})
-    post(running_app.events_url, action_body(share, response_url=slack.response_url("share2"), channel="C701"), content_type=FORM)
+    post(
+        running_app.events_url,
+        action_body(share, response_url=slack.response_url("share2"), channel="C701"),
+        content_type=FORM,
+    )
     reply = slack.wait_for("response_url:share2")[0]
     assert "Invite me" in reply.params["text"]
 
 
-def test_feedback_is_stored_with_question_and_passages(running_app: RunningApp, slack: FakeSlack) -> None:
-    send_event(running_app, dm("Is it realistic to expect ML results within a month?", channel="D800"))
+def test_feedback_is_stored_with_question_and_passages(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    send_event(
+        running_app, dm("Is it realistic to expect ML results within a month?", channel="D800")
+    )
     answer = slack.wait_for("chat.postMessage")[0]
     buttons = [b for b in answer.params["blocks"] if b["type"] == "actions"][0]["elements"]
     down = {**buttons[1], "block_id": "answer_feedback"}
-    post(running_app.events_url, action_body(down, response_url=slack.response_url("fb"), channel="D800"), content_type=FORM)
+    post(
+        running_app.events_url,
+        action_body(down, response_url=slack.response_url("fb"), channel="D800"),
+        content_type=FORM,
+    )
     reply = slack.wait_for("response_url:fb")[0]
     assert "Thanks" in reply.params["text"]
     answer_id = int(buttons[1]["value"])
@@ -236,23 +350,36 @@ def test_feedback_is_stored_with_question_and_passages(running_app: RunningApp, 
 
 
 def test_ml_pitfalls_catalogue_and_plan_check(running_app: RunningApp, slack: FakeSlack) -> None:
-    _, body = post(running_app.events_url, command_body("/ml-pitfalls", "", response_url=slack.response_url()), content_type=FORM)
+    _, body = post(
+        running_app.events_url,
+        command_body("/ml-pitfalls", "", response_url=slack.response_url()),
+        content_type=FORM,
+    )
     catalogue = json.loads(body)
     assert_valid_blocks(catalogue)
-    for pid_title in ("Using ML for a simple, linear process", "Expecting immediate results from ML"):
+    for pid_title in (
+        "Using ML for a simple, linear process",
+        "Expecting immediate results from ML",
+    ):
         assert pid_title in json.dumps(catalogue)
     plan = (
-        "Plan: we train the churn model this week and promise the board a 30% drop in churn by next "
-        "Friday. We'll judge success purely on AUC."
+        "Plan: we train the churn model this week and promise the board a 30% drop in churn "
+        "by next Friday. We'll judge success purely on AUC."
     )
-    status, body = post(running_app.events_url, command_body("/ml-pitfalls", plan, response_url=slack.response_url("plan")), content_type=FORM)
+    status, body = post(
+        running_app.events_url,
+        command_body("/ml-pitfalls", plan, response_url=slack.response_url("plan")),
+        content_type=FORM,
+    )
     assert status == 200 and "Checking" in body
     result = slack.wait_for("response_url:plan")[0]
     assert_valid_blocks(result.params)
     assert "Expecting immediate results" in json.dumps(result.params["blocks"])
 
 
-def test_rate_limited_post_is_retried_once_and_delivered(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_rate_limited_post_is_retried_once_and_delivered(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     slack.fail_next("chat.postMessage", status=429, headers={"Retry-After": "1"})
     send_event(running_app, dm("How should we evaluate a model before launch?", channel="D900"))
     calls = slack.wait_for("chat.postMessage", 2, timeout=30)
@@ -261,7 +388,9 @@ def test_rate_limited_post_is_retried_once_and_delivered(running_app: RunningApp
     assert len(slack.calls("chat.postMessage")) == 2
 
 
-def test_concurrent_questions_each_get_exactly_one_answer(running_app: RunningApp, slack: FakeSlack) -> None:
+def test_concurrent_questions_each_get_exactly_one_answer(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
     questions = [
         "How do we hire ML people?",
         "What share of engineers should do ML at a startup?",
@@ -273,7 +402,12 @@ def test_concurrent_questions_each_get_exactly_one_answer(running_app: RunningAp
         "Can backend engineers learn ML?",
     ]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda iq: send_event(running_app, dm(iq[1], channel=f"DC{iq[0]}")), enumerate(questions)))
+        statuses = list(
+            pool.map(
+                lambda iq: send_event(running_app, dm(iq[1], channel=f"DC{iq[0]}")),
+                enumerate(questions),
+            )
+        )
     assert statuses == [200] * len(questions)
     calls = slack.wait_for("chat.postMessage", len(questions), timeout=60)
     time.sleep(0.5)

@@ -1,0 +1,138 @@
+"""Fast in-process tests: BoltRequests dispatched straight into the app (fake embedder)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slack_bolt.request import BoltRequest
+
+from bot.answers import AnswerService
+from bot.app import create_app, make_web_client
+from bot.deps import BotDeps
+from bot.pitfalls import PitfallDetector
+from bot.services import Services
+from bot.settings import Settings
+from bot.storage import Storage
+from index.build import build_index
+from index.search import Retriever, Thresholds
+from index.store import load_index
+from knowledge import load_checklists, load_pitfalls
+from tests.fake_slack import FakeSlack
+from tests.fakes import HashingEmbedder
+from tests.slack_requests import FORM, SECRET, command_body, dm, event_body, sign
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def detector() -> PitfallDetector:
+    return PitfallDetector(embedder=HashingEmbedder(), pitfalls=load_pitfalls())
+
+
+@pytest.fixture
+def app_and_storage(
+    fake: FakeSlack, knowledge_dir: Path, tmp_path: Path, detector: PitfallDetector
+):  # type: ignore[no-untyped-def]
+    embedder = HashingEmbedder()
+    build_index(knowledge_dir=knowledge_dir, index_dir=tmp_path / "idx", embedder=embedder)
+    index = load_index(tmp_path / "idx", model=embedder.name)
+    retriever = Retriever(index=index, embedder=embedder, thresholds=Thresholds(0.3, 0.3, 1.0))
+    checklists, pitfalls = load_checklists(), load_pitfalls()
+    settings = Settings(
+        slack_bot_token="xoxb-t",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        data_dir=tmp_path,
+    )
+    services = Services(
+        settings=settings,
+        embedder=embedder,
+        index=index,
+        retriever=retriever,
+        answers=AnswerService(retriever=retriever, checklists=checklists),
+        checklists=checklists,
+        pitfalls=pitfalls,
+    )
+    storage = Storage.from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    deps = BotDeps(services=services, storage=storage, detector=detector)
+    return create_app(settings=settings, deps=deps, client=make_web_client(settings)), storage
+
+
+def dispatch(
+    app, body: str, content_type: str = "application/json", headers: dict[str, str] | None = None
+):  # type: ignore[no-untyped-def]
+    all_headers = {
+        "content-type": [content_type],
+        **{k.lower(): [v] for k, v in sign(body).items()},
+    }
+    for key, value in (headers or {}).items():
+        all_headers[key.lower()] = [value]
+    return app.dispatch(BoltRequest(body=body, headers=all_headers))
+
+
+def test_checklist_command_answers_in_the_ack(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    app, _ = app_and_storage
+    response = dispatch(
+        app, command_body("/ml-checklist", "evaluation", response_url=fake.response_url()), FORM
+    )
+    assert response.status == 200
+    body = json.loads(response.body)
+    assert body["response_type"] == "ephemeral"
+    assert any(b.get("accessory", {}).get("type") == "checkboxes" for b in body["blocks"])
+
+
+def test_bad_head_count_is_explained(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    app, _ = app_and_storage
+    response = dispatch(
+        app,
+        command_body("/ml-checklist", "team-structure lots", response_url=fake.response_url()),
+        FORM,
+    )
+    assert "head count should be a number" in json.loads(response.body)["text"]
+
+
+def test_dm_is_answered_and_recorded(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    app, storage = app_and_storage
+    response = dispatch(app, event_body(dm("feature flag safety net for models", channel="DX")))
+    assert response.status == 200
+    call = fake.wait_for("chat.postMessage")[0]
+    assert call.params["channel"] == "DX"
+    answer_id = int(
+        [b for b in call.params["blocks"] if b["type"] == "actions"][0]["elements"][0]["value"]
+    )
+    assert storage.answer(answer_id).question == "feature flag safety net for models"
+
+
+def test_redelivered_event_is_dropped_by_middleware(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    app, storage = app_and_storage
+    body = event_body(dm("hiring ML engineers", channel="DY"), event_id="EvSame")
+    dispatch(app, body)
+    fake.wait_for("chat.postMessage")
+    assert dispatch(app, body, headers={"X-Slack-Retry-Num": "1"}).status == 200
+    assert storage.claim_event("EvSame") is False
+    import time
+
+    time.sleep(0.3)
+    assert len(fake.calls("chat.postMessage")) == 1
+
+
+def test_bad_signature_is_401(app_and_storage) -> None:  # type: ignore[no-untyped-def]
+    app, _ = app_and_storage
+    body = event_body(dm("hi"))
+    request = BoltRequest(
+        body=body,
+        headers={
+            "content-type": ["application/json"],
+            "x-slack-signature": ["v0=bad"],
+            "x-slack-request-timestamp": ["1"],
+        },
+    )
+    assert app.dispatch(request).status == 401

@@ -294,3 +294,103 @@ def pitfall_matches_message(matches: Sequence[tuple[Pitfall, float]]) -> dict[st
         blocks.extend(_pitfall_section(pitfall, score=score))
     names = ", ".join(p.title for p, _ in matches)
     return _message(f"Pitfalls to watch: {names}", blocks)
+
+
+# Digests and radar ---------------------------------------------------------------------------
+
+
+def _when(moment: Any) -> str:
+    """A Slack date token: every reader sees it in their own time zone."""
+    stamp = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def digest_message(digest: Any) -> dict[str, Any]:
+    """The channel digest: pitfalls spotted since the last one, then one to watch for."""
+    blocks: Blocks = [
+        _header("ML pitfalls digest"),
+        _context(
+            f"{_when(digest.start)} – {_when(digest.end)} · "
+            f"{digest.messages_read} message{'s' if digest.messages_read != 1 else ''} read"
+        ),
+    ]
+    if digest.spotted:
+        blocks.append(_section("*Spotted in this channel:*"))
+        for spotted in digest.spotted[:10]:
+            pitfall = spotted.pitfall
+            times = "once" if spotted.count == 1 else f"{spotted.count} times"
+            example = f" · <{spotted.permalink}|example>" if spotted.permalink else ""
+            advice = pitfall.advice[0]
+            blocks.append(
+                _section(
+                    f"*{escape(pitfall.title)}* came up {times}{example}\n"
+                    f"> “{escape(advice.quote)}”\n> — _{escape(advice.section)}_"
+                )
+            )
+    else:
+        blocks.append(_section(":seedling: A quiet period: I didn't spot any pitfalls here."))
+    watch = digest.watch
+    blocks.append({"type": "divider"})
+    blocks.append(
+        _section(
+            f"*Pitfall to watch: {escape(watch.title)}*\n"
+            f"“{escape(watch.source.quote)}” — _{escape(watch.source.section)}_\n"
+            f"*What helps:* “{escape(watch.advice[0].quote)}”"
+        )
+    )
+    blocks.append(
+        _section(f":speech_balloon: *For your next review:* {escape(watch.review_question)}")
+    )
+    blocks.append(
+        _context("`/ml-digest status` for the schedule · `/ml-digest unsubscribe` to stop")
+    )
+    spotted_names = ", ".join(s.pitfall.title for s in digest.spotted) or "none spotted"
+    return _message(f"ML pitfalls digest: {spotted_names}. To watch: {watch.title}", blocks)
+
+
+def radar_nudge_message(pitfall: Pitfall) -> dict[str, Any]:
+    advice = pitfall.advice[0]
+    blocks: Blocks = [
+        _section(
+            f":wave: Friendly heads-up: your message may risk *{escape(pitfall.title)}*.\n"
+            f"> “{escape(advice.quote)}”\n> — _{escape(advice.section)}_"
+        ),
+        _context("Only you can see this. `/ml-radar off` turns these nudges off for the channel."),
+    ]
+    return _message(f"Heads-up: {pitfall.title}", blocks)
+
+
+def home_view(
+    *,
+    progress: Sequence[tuple[str, str, int, int]],
+    subscriptions: Sequence[tuple[str, str]],
+) -> dict[str, Any]:
+    """The App Home tab: how to ask, checklist progress, digest subscriptions."""
+    blocks: Blocks = [
+        _header("ML Leaders Bot"),
+        _section(
+            "*Ask me anything about leading ML work*: DM me, or @mention me in a channel. "
+            "I answer with passages quoted from the knowledge base and say so when it doesn't "
+            "cover your question.\n"
+            "• `/ml-checklist [topic]`: hiring, team-structure, pipeline, evaluation, pitfalls\n"
+            "• `/ml-pitfalls [your plan]`: which ML pitfalls a plan risks\n"
+            "• `/ml-digest subscribe`: a weekly digest of pitfalls for a channel\n"
+            "• `/ml-radar on`: gentle private nudges when a message risks a pitfall"
+        ),
+        {"type": "divider"},
+    ]
+    if progress:
+        lines = [
+            f"• <#{channel}> `{checklist}`: {done} of {total} ticked"
+            for channel, checklist, done, total in progress[:40]
+        ]
+        blocks.append(_section("*Your checklists*\n" + "\n".join(lines)))
+    else:
+        blocks.append(_section("*Your checklists*\nNone started yet: try `/ml-checklist hiring`."))
+    if subscriptions:
+        lines = [f"• <#{channel}>: {escape(schedule)}" for channel, schedule in subscriptions[:40]]
+        blocks.append(_section("*Digests you subscribed*\n" + "\n".join(lines)))
+    else:
+        blocks.append(_section("*Digests you subscribed*\nNone yet."))
+    return {"type": "home", "blocks": _fit(blocks)}

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.answers import QuestionError
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.digests import DigestService
 
 __all__ = ["main"]
 
@@ -68,6 +72,31 @@ def _parser() -> argparse.ArgumentParser:
     checklist.add_argument("topic", nargs="?", default="")
     checklist.add_argument("head_count", nargs="?", default="", help="for team-structure")
     checklist.add_argument("--json", action="store_true")
+
+    digest = commands.add_parser("digest", help="channel digests of pitfalls")
+    digest_commands = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
+    subscribe = digest_commands.add_parser("subscribe", help="subscribe a channel")
+    subscribe.add_argument("--channel", required=True)
+    subscribe.add_argument("--every", choices=["daily", "weekly"], default="weekly")
+    subscribe.add_argument("--at", default="09:00", help="local time, HH:MM (default 09:00)")
+    subscribe.add_argument("--tz", default="UTC", help="time zone, e.g. Europe/Berlin")
+    for name, text in (
+        ("unsubscribe", "stop a channel's digests"),
+        ("preview", "print the digest a channel would get now (posts nothing)"),
+        ("status", "show a channel's schedule"),
+    ):
+        sub = digest_commands.add_parser(name, help=text)
+        sub.add_argument("--channel", required=True)
+    tick = digest_commands.add_parser("tick", help="post every due digest once, then exit")
+    tick.add_argument("--now", default=None, help="pretend it is this ISO time (UTC if no zone)")
+
+    worker = commands.add_parser("worker", help="run the digest scheduler until stopped")
+    worker.add_argument("--interval", type=float, default=None, help="seconds between ticks")
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply all migrations (also done on start)")
+    db_commands.add_parser("current", help="print the database's migration revision")
 
     evaluate = commands.add_parser("eval", help="evaluate retrieval on the project's question set")
     evaluate.add_argument("--calibrate", action="store_true", help="also print the best thresholds")
@@ -294,7 +323,135 @@ def _cmd_checklist(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _digest_service(settings: Settings) -> DigestService:
+    from bot.app import make_web_client
+    from bot.pitfalls import PitfallDetector
+    from bot.server import make_digest_service
+    from bot.services import catalogue_path, make_embedder
+    from bot.storage import Storage
+    from knowledge import load_pitfalls
+
+    catalogue = load_pitfalls(catalogue_path(settings, "pitfalls.yaml"))
+
+    def detector() -> PitfallDetector:
+        return PitfallDetector(
+            embedder=make_embedder(settings),
+            pitfalls=catalogue,
+            cache_dir=settings.data_dir / "cache",
+        )
+
+    return make_digest_service(
+        settings,
+        storage=Storage.from_url(settings.resolved_database_url),
+        client=make_web_client(settings),
+        catalogue=catalogue,
+        detector=detector,
+    )
+
+
+def _parse_now(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"--now {value!r} is not an ISO date-time", EXIT_USAGE) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.digests import Schedule, ScheduleError
+    from bot.render_text import render_digest_text
+
+    settings = _settings()
+    command = args.digest_command
+    if command in ("preview", "tick"):
+        settings.require("slack_bot_token")
+    service = _digest_service(settings)
+    if command == "subscribe":
+        try:
+            _, schedule = service.subscribe(
+                channel_id=args.channel,
+                user_id="cli",
+                cadence=args.every,
+                at_time=args.at,
+                tz=args.tz,
+            )
+        except ScheduleError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        nxt = schedule.next_run(_parse_now(None))
+        out.write(
+            f"{args.channel}: digest {schedule.describe()}; first at {nxt:%Y-%m-%d %H:%M} UTC\n"
+        )
+    elif command == "unsubscribe":
+        stopped = service.storage.deactivate_subscription(args.channel)
+        out.write(f"{args.channel}: {'unsubscribed' if stopped else 'was not subscribed'}\n")
+    elif command == "status":
+        sub = service.storage.subscription(args.channel)
+        if sub is None or not sub.active:
+            out.write(f"{args.channel}: not subscribed\n")
+        else:
+            last = service.storage.last_posted(sub.id)
+            out.write(
+                f"{args.channel}: digest {Schedule.of(sub).describe()}; last posted period: "
+                f"{last.period_key if last else 'none'}\n"
+            )
+    elif command == "preview":
+        out.write(render_digest_text(service.preview(args.channel)) + "\n")
+    else:
+        report = service.tick(now=_parse_now(args.now))
+        out.write(
+            f"posted {len(report.posted)}, skipped {len(report.skipped)}, "
+            f"failed {len(report.failed)}"
+            + (f": posted {', '.join(report.posted)}" if report.posted else "")
+            + "\n"
+        )
+        return EXIT_FAILURE if report.failed else EXIT_OK
+    return EXIT_OK
+
+
+def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
+    import logging
+    import os
+    import signal
+    import threading
+
+    from bot.server import run_scheduler
+
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = _settings()
+    settings.require("slack_bot_token")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    interval = args.interval if args.interval is not None else settings.digest_tick_seconds
+    run_scheduler(_digest_service(settings), interval=interval, stop=stop)
+    logging.getLogger("bot.worker").info("digest worker ticking every %ss", interval)
+    while not stop.wait(1.0):
+        pass
+    return EXIT_OK
+
+
+def _cmd_db(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.migrate import current_revision, head_revision, upgrade
+    from bot.storage import make_engine
+
+    engine = make_engine(_settings().resolved_database_url)
+    if args.db_command == "upgrade":
+        before, after = upgrade(engine)
+        out.write(f"database at {after} (was {before or 'empty'})\n")
+    else:
+        out.write(f"{current_revision(engine) or 'empty'} (head {head_revision()})\n")
+    return EXIT_OK
+
+
 _COMMANDS = {
+    "digest": _cmd_digest,
+    "worker": _cmd_worker,
+    "db": _cmd_db,
     "ask": _cmd_ask,
     "index": _cmd_index,
     "eval": _cmd_eval,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.digests import DigestService
 from bot.pitfalls import PitfallDetector
 from bot.services import Services
 from bot.storage import Storage
@@ -16,3 +17,5 @@ class BotDeps:
     services: Services
     storage: Storage
     detector: PitfallDetector
+    digests: DigestService
+    radar_threshold: float = 0.6

@@ -5,8 +5,9 @@ from __future__ import annotations
 import textwrap
 
 from bot.answers import Answer
+from bot.digests import Digest
 
-__all__ = ["render_answer_text"]
+__all__ = ["render_answer_text", "render_digest_text"]
 
 
 def _emphasise(text: str, highlights: tuple[str, ...], *, bold: tuple[str, str]) -> str:
@@ -38,3 +39,31 @@ def render_answer_text(answer: Answer, *, color: bool = False, width: int = 100)
     if answer.related_checklist:
         lines.append(f"Related checklist: mlbot checklist {answer.related_checklist}")
     return "\n".join(lines).rstrip()
+
+
+def render_digest_text(digest: Digest) -> str:
+    """A digest as terminal text (what `mlbot digest preview` prints)."""
+    lines = [
+        f"ML pitfalls digest for {digest.channel_id}",
+        f"{digest.start:%Y-%m-%d %H:%M} – {digest.end:%Y-%m-%d %H:%M} UTC, "
+        f"{digest.messages_read} messages read",
+        "",
+    ]
+    if digest.spotted:
+        lines.append("Spotted:")
+        for spotted in digest.spotted:
+            advice = spotted.pitfall.advice[0]
+            lines.append(
+                f"  • {spotted.pitfall.title}: {spotted.count}x  {spotted.permalink or ''}"
+            )
+            lines.append(f"    What helps ({advice.section}): “{advice.quote}”")
+    else:
+        lines.append("A quiet period: no pitfalls spotted.")
+    watch = digest.watch
+    lines += [
+        "",
+        f"Pitfall to watch: {watch.title}",
+        f"  “{watch.source.quote}” ({watch.source.section})",
+        f"For your next review: {watch.review_question}",
+    ]
+    return "\n".join(lines)

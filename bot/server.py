@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import signal
@@ -18,13 +19,24 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app, make_web_client
+from bot.blocks import digest_message
 from bot.deps import BotDeps
+from bot.digests import DigestService
 from bot.pitfalls import PitfallDetector
 from bot.services import build_services
 from bot.settings import Settings
 from bot.storage import Storage
+from knowledge.schema import Pitfalls
 
-__all__ = ["StartupError", "build_bot", "check_token", "serve_http", "serve_socket"]
+__all__ = [
+    "StartupError",
+    "build_bot",
+    "check_token",
+    "make_digest_service",
+    "run_scheduler",
+    "serve_http",
+    "serve_socket",
+]
 
 log = logging.getLogger("bot.server")
 
@@ -46,7 +58,29 @@ def check_token(client: WebClient, *, variable: str = "SLACK_BOT_TOKEN") -> dict
         raise StartupError(f"cannot reach the Slack API at {client.base_url}: {exc}") from None
 
 
-def build_bot(settings: Settings, *, client: WebClient) -> tuple[App, BotDeps]:
+def make_digest_service(
+    settings: Settings,
+    *,
+    storage: Storage,
+    client: WebClient,
+    catalogue: Pitfalls,
+    detector: Callable[[], PitfallDetector],
+    bot_user_id: str | None = None,
+) -> DigestService:
+    return DigestService(
+        storage=storage,
+        client=client,
+        catalogue=catalogue,
+        detector=detector,
+        render=digest_message,
+        lease=dt.timedelta(seconds=settings.digest_lease_seconds),
+        bot_user_id=bot_user_id,
+    )
+
+
+def build_bot(
+    settings: Settings, *, client: WebClient, bot_user_id: str | None = None
+) -> tuple[App, BotDeps]:
     """Load the model, index, catalogues and database, then build the app."""
     services = build_services(settings)
     storage = Storage.from_url(settings.resolved_database_url)
@@ -55,8 +89,43 @@ def build_bot(settings: Settings, *, client: WebClient) -> tuple[App, BotDeps]:
         pitfalls=services.pitfalls,
         cache_dir=settings.data_dir / "cache",
     )
-    deps = BotDeps(services=services, storage=storage, detector=detector)
+    digests = make_digest_service(
+        settings,
+        storage=storage,
+        client=client,
+        catalogue=services.pitfalls,
+        detector=lambda: detector,
+        bot_user_id=bot_user_id,
+    )
+    deps = BotDeps(
+        services=services,
+        storage=storage,
+        detector=detector,
+        digests=digests,
+        radar_threshold=settings.radar_threshold,
+    )
     return create_app(settings=settings, deps=deps, client=client), deps
+
+
+def run_scheduler(
+    digests: DigestService, *, interval: float, stop: threading.Event | None = None
+) -> threading.Event:
+    """Tick in a background thread until ``stop`` is set. Claims in the database keep every
+    digest exactly-once, whether one process or many run a scheduler."""
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                report = digests.tick()
+                if report.posted or report.failed:
+                    log.info("digests posted %s, failed %s", report.posted, report.failed)
+            except Exception:
+                log.exception("digest tick failed")
+            stop.wait(interval)
+
+    threading.Thread(target=loop, name="digest-scheduler", daemon=True).start()
+    return stop
 
 
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -104,7 +173,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
     """Bind first (so the platform sees the port), load in the background, then serve."""
     settings.require("slack_bot_token", "slack_signing_secret")
     client = make_web_client(settings)
-    check_token(client)
+    identity = check_token(client)
     gateway = _Gateway()
     server = make_server(
         host, port, gateway, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
@@ -112,13 +181,15 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
 
     def load() -> None:
         try:
-            app, _ = build_bot(settings, client=client)
+            app, deps = build_bot(settings, client=client, bot_user_id=identity.get("user_id"))
         except Exception as exc:
             gateway.failure = f"failed to load: {exc}"
             log.exception("the bot failed to load")
             threading.Thread(target=server.shutdown, daemon=True).start()
             return
         gateway.handler = SlackRequestHandler(app)
+        if settings.digest_scheduler:
+            run_scheduler(deps.digests, interval=settings.digest_tick_seconds)
         gateway.ready.set()
         log.info("ready: listening on http://%s:%s/slack/events", host, server.server_port)
 
@@ -139,8 +210,10 @@ def serve_socket(settings: Settings) -> None:
 
     settings.require("slack_bot_token", "slack_app_token")
     client = make_web_client(settings)
-    check_token(client)
-    app, _ = build_bot(settings, client=client)
+    identity = check_token(client)
+    app, deps = build_bot(settings, client=client, bot_user_id=identity.get("user_id"))
+    if settings.digest_scheduler:
+        run_scheduler(deps.digests, interval=settings.digest_tick_seconds)
     handler = SocketModeHandler(app, settings.slack_app_token)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log.info("connecting in Socket Mode")

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # Storage.
     database_url: str = ""
 
+    # Digests and radar.
+    digest_scheduler: bool = True  # `mlbot serve` also runs the digest scheduler in-process
+    digest_tick_seconds: int = Field(default=60, ge=1)
+    digest_lease_seconds: int = Field(default=300, ge=1)
+    radar_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+
     @property
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.data_dir / "index"

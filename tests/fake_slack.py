@@ -199,7 +199,8 @@ class FakeSlack:
         if method == "conversations.history":
             messages = self.history.get(params.get("channel", ""), [])
             oldest = float(params.get("oldest") or 0)
-            kept = [m for m in messages if float(m["ts"]) > oldest]
+            latest = float(params.get("latest") or "inf")
+            kept = [m for m in messages if oldest < float(m["ts"]) < latest]
             cursor = int(params.get("cursor") or 0)
             limit = int(params.get("limit") or 100)
             page = kept[cursor : cursor + limit]

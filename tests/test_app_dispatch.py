@@ -13,6 +13,7 @@ from bot.answers import AnswerService
 from bot.app import create_app, make_web_client
 from bot.deps import BotDeps
 from bot.pitfalls import PitfallDetector
+from bot.server import make_digest_service
 from bot.services import Services
 from bot.settings import Settings
 from bot.storage import Storage
@@ -62,8 +63,12 @@ def app_and_storage(
         pitfalls=pitfalls,
     )
     storage = Storage.from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    deps = BotDeps(services=services, storage=storage, detector=detector)
-    return create_app(settings=settings, deps=deps, client=make_web_client(settings)), storage
+    client = make_web_client(settings)
+    digests = make_digest_service(
+        settings, storage=storage, client=client, catalogue=pitfalls, detector=lambda: detector
+    )
+    deps = BotDeps(services=services, storage=storage, detector=detector, digests=digests)
+    return create_app(settings=settings, deps=deps, client=client), storage
 
 
 def dispatch(
@@ -136,3 +141,33 @@ def test_bad_signature_is_401(app_and_storage) -> None:  # type: ignore[no-untyp
         },
     )
     assert app.dispatch(request).status == 401
+
+
+def test_radar_off_reads_nothing(
+    app_and_storage, fake: FakeSlack, detector: PitfallDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    app, storage = app_and_storage
+    seen: list[str] = []
+    original = detector.detect
+    monkeypatch.setattr(detector, "detect", lambda text: seen.append(text) or original(text))
+    message = {
+        "type": "message",
+        "channel_type": "channel",
+        "channel": "CR",
+        "user": "U1",
+        "ts": "1.000001",
+    }
+    dispatch(app, event_body({**message, "text": "ship the model with no flag tonight"}))
+    import time
+
+    time.sleep(0.5)
+    assert seen == []
+    storage.set_radar(channel_id="CR", enabled=True, user_id="U1")
+    dispatch(
+        app,
+        event_body({**message, "ts": "1.000002", "text": "ship the model with no flag tonight"}),
+    )
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen == ["ship the model with no flag tonight"]

@@ -84,6 +84,7 @@ def app_env(fake: FakeSlack, data_dir: Path, **extra: str) -> dict[str, str]:
         SLACK_API_URL=fake.api_url,
         DATA_DIR=str(data_dir),
         AUTO_REBUILD="false",
+        DIGEST_SCHEDULER="false",
         LOG_LEVEL="INFO",
         **extra,
     )

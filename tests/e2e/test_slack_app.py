@@ -424,3 +424,114 @@ def test_healthz_and_unknown_paths(running_app: RunningApp) -> None:
         assert response.status == 200 and json.loads(response.read())["status"] == "ok"
     status, _ = post(f"{running_app.url}/nope", "{}")
     assert status == 404
+
+
+def _command(
+    app: RunningApp, slack: FakeSlack, command: str, text: str, channel: str, name: str = "r"
+) -> dict[str, Any]:
+    status, body = post(
+        app.events_url,
+        command_body(command, text, response_url=slack.response_url(name), channel=channel),
+        content_type=FORM,
+    )
+    assert status == 200
+    return json.loads(body) if body else {}
+
+
+def test_radar_nudges_privately_once_per_pitfall_per_day_and_is_off_by_default(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    risky = (
+        "No need for a feature flag or a rollback plan, "
+        "we'll ship the new pricing model to 100% of users tonight."
+    )
+    channel_message = {
+        "type": "message",
+        "channel_type": "channel",
+        "channel": "CRADAR",
+        "user": "U100",
+        "text": risky,
+    }
+    send_event(running_app, {**channel_message, "ts": "1700001000.000100"})
+    time.sleep(1.0)
+    assert slack.calls("chat.postEphemeral") == []  # off by default
+    reply = _command(running_app, slack, "/ml-radar", "on", "CRADAR")
+    assert "Radar on" in reply["text"]
+    send_event(running_app, {**channel_message, "ts": "1700001001.000100"})
+    nudge = slack.wait_for("chat.postEphemeral")[0]
+    assert nudge.params["channel"] == "CRADAR" and nudge.params["user"] == "U100"
+    assert_valid_blocks(nudge.params)
+    assert "Friendly heads-up" in json.dumps(nudge.params["blocks"])
+    send_event(running_app, {**channel_message, "user": "U200", "ts": "1700001002.000100"})
+    time.sleep(1.5)
+    assert len(slack.calls("chat.postEphemeral")) == 1  # same pitfall, same channel, same day
+    assert "Radar off" in _command(running_app, slack, "/ml-radar", "off", "CRADAR")["text"]
+    assert "Radar is off" in _command(running_app, slack, "/ml-radar", "status", "CRADAR")["text"]
+
+
+def test_digest_commands_subscribe_status_preview_unsubscribe(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    slack.users["U100"] = {"tz": "Europe/Berlin"}
+    assert (
+        "One moment"
+        in _command(running_app, slack, "/ml-digest", "subscribe daily 08:30", "CDG", "sub")["text"]
+    )
+    done = slack.wait_for("response_url:sub")[0]
+    assert "every day at 08:30 (Europe/Berlin)" in done.params["text"]
+    assert slack.calls("users.info")[0].params["user"] == "U100"
+    status = _command(running_app, slack, "/ml-digest", "status", "CDG")["text"]
+    assert "every day at 08:30 (Europe/Berlin)" in status and "none sent yet" in status
+    _command(running_app, slack, "/ml-digest", "preview", "CDG", "prev")
+    preview = slack.wait_for("response_url:prev")[0]
+    assert preview.params["response_type"] == "ephemeral"
+    assert_valid_blocks(preview.params)
+    assert "Pitfall to watch" in json.dumps(preview.params["blocks"])
+    assert slack.calls("chat.postMessage") == []
+    assert (
+        "time of day"
+        in _command(running_app, slack, "/ml-digest", "subscribe at-noon", "CDG")["text"]
+    )
+    assert (
+        "Unsubscribed" in _command(running_app, slack, "/ml-digest", "unsubscribe", "CDG")["text"]
+    )
+    assert "No digest here" in _command(running_app, slack, "/ml-digest", "status", "CDG")["text"]
+    assert "Usage" in _command(running_app, slack, "/ml-digest", "sideways", "CDG")["text"]
+
+
+def test_app_home_shows_progress_subscriptions_and_how_to_ask(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    store = storage(running_app)
+    store.set_tick(
+        user_id="UHOME",
+        channel_id="CH1",
+        checklist_id="hiring",
+        item_id="separate-roles",
+        ticked=True,
+    )
+    import datetime as dt
+
+    store.upsert_subscription(
+        channel_id="CH2",
+        cadence="weekly",
+        at_time="09:00",
+        weekday=0,
+        tz="UTC",
+        created_by="UHOME",
+        now=dt.datetime.now(dt.UTC),
+    )
+    send_event(
+        running_app, {"type": "app_home_opened", "user": "UHOME", "channel": "DHOME", "tab": "home"}
+    )
+    call = slack.wait_for("views.publish")[0]
+    view = (
+        call.params["view"]
+        if isinstance(call.params["view"], dict)
+        else json.loads(call.params["view"])
+    )
+    assert call.params["user_id"] == "UHOME" and view["type"] == "home"
+    assert_valid_blocks(view)
+    text = json.dumps(view)
+    assert "<#CH1> `hiring`: 1 of" in text and "<#CH2>: every Monday at 09:00 (UTC)" in text
+    assert "DM me" in text

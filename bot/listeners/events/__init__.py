@@ -3,6 +3,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import BotDeps
+from bot.listeners.events.app_home import make_app_home_handler
 from bot.listeners.events.app_mention import make_app_mention_handler
 from bot.listeners.events.message import make_message_handler
 
@@ -10,3 +11,4 @@ from bot.listeners.events.message import make_message_handler
 def register(app: App, deps: BotDeps) -> None:
     app.event("app_mention")(make_app_mention_handler(deps))
     app.event("message")(make_message_handler(deps))
+    app.event("app_home_opened")(make_app_home_handler(deps))

@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.deps import BotDeps
+from bot.radar import radar_check
 from bot.replies import answer_in_slack
 from bot.slack_text import mentions_user, slack_to_plain
 
@@ -30,6 +31,12 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
             if thread_ts
             else None
         )
+        is_question = earlier is not None or mentions_user(text, context.bot_user_id)
+        if event.get("channel_type") != "im" and not is_question:
+            # Radar off means the text is not even looked at.
+            if deps.storage.radar_enabled(channel):
+                radar_check(deps, client, event)
+            return
         # In a channel only follow-ups in the bot's threads count, and not those that mention
         # the bot: app_mention answers those.
         if event.get("channel_type") != "im" and (

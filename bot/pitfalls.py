@@ -38,6 +38,7 @@ __all__ = [
 # Chosen by 5-fold cross-validation on the catalogue's own training texts (never on the
 # labelled evaluation set), maximising the lower of precision and recall.
 DEFAULT_THRESHOLD = 0.3
+SECOND_PITFALL_THRESHOLD = 0.75
 _C = 16.0
 # Texts with more sentences than this are also scored in windows of two sentences.
 _WHOLE_TEXT_SENTENCES = 3
@@ -148,7 +149,14 @@ class PitfallDetector:
         probabilities = self.probabilities(pieces)
         best: dict[tuple[int, int], tuple[float, str]] = {}
         for row, (owner, piece) in enumerate(zip(owners, pieces, strict=True)):
-            for column in np.flatnonzero(probabilities[row] >= self.threshold).tolist():
+            # Most messages risk one pitfall: the best one counts at the threshold, any other
+            # only when it is itself very likely (a long plan's windows each get their own).
+            ranked = np.argsort(-probabilities[row])
+            columns = [int(ranked[0])] if probabilities[row, ranked[0]] >= self.threshold else []
+            columns += [
+                int(c) for c in ranked[1:] if probabilities[row, c] >= SECOND_PITFALL_THRESHOLD
+            ]
+            for column in columns:
                 score = float(probabilities[row, column])
                 if score > best.get((owner, column), (0.0, ""))[0]:
                     best[(owner, column)] = (score, piece)

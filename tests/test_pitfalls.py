@@ -51,7 +51,7 @@ def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -
 
 def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
     # The bar we aim for is 0.90/0.90; this floor guards against regressions from today's
-    # 0.83 precision / 0.91 recall (see the closing note of the Slack app issue).
+    # 0.85 precision / 0.90 recall (see the closing note of the Slack app issue).
     report = evaluate_detector(detector, load_labelled_messages())
     assert report.messages >= 40
     assert report.precision >= 0.80

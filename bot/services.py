@@ -82,14 +82,26 @@ def open_index(
     return load_index(index_dir, model=embedder.name, dim=embedder.dim)
 
 
-@functools.lru_cache(maxsize=2)
-def _embedder_for(model: str) -> Embedder:
+@functools.lru_cache(maxsize=4)
+def _embedder_for(
+    model: str, backend: str = "torch", cache_dir: Path | None = None, threads: int | None = None
+) -> Embedder:
+    if backend == "onnx":
+        from index.onnx_embedder import OnnxEmbedder
+
+        assert cache_dir is not None
+        return OnnxEmbedder(model, cache_dir=cache_dir, threads=threads)
     return SentenceTransformerEmbedder(model)
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The configured embedder; loaded once per process and model, then shared."""
-    return _embedder_for(settings.embedding_model)
+    """The configured embedder; loaded once per process and configuration, then shared."""
+    return _embedder_for(
+        settings.embedding_model,
+        settings.embedding_backend,
+        settings.resolved_onnx_cache_dir,
+        settings.embedding_threads,
+    )
 
 
 def build_services(

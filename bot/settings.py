@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,11 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_DIR / ".mlbot"
     index_dir: Path | None = None
     embedding_model: str = DEFAULT_MODEL
+    # "onnx" (default): ONNX Runtime, exported locally once from the same model; fastest and
+    # torch-free at run time. "torch": sentence-transformers on PyTorch, the reference.
+    embedding_backend: Literal["onnx", "torch"] = "onnx"
+    onnx_cache_dir: Path | None = None
+    embedding_threads: int | None = Field(default=None, ge=1)
     auto_rebuild: bool = True
 
     # Answers.
@@ -50,6 +56,10 @@ class Settings(BaseSettings):
     digest_tick_seconds: int = Field(default=60, ge=1)
     digest_lease_seconds: int = Field(default=300, ge=1)
     radar_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    @property
+    def resolved_onnx_cache_dir(self) -> Path:
+        return self.onnx_cache_dir or self.data_dir / "onnx"
 
     @property
     def resolved_index_dir(self) -> Path:

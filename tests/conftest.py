@@ -27,7 +27,20 @@ _SETTINGS_ENV = [
     "MIN_CONFIDENCE",
     "ANSWER_PASSAGES",
     "MAX_QUESTION_CHARS",
+    "EMBEDDING_BACKEND",
+    "ONNX_CACHE_DIR",
+    "EMBEDDING_THREADS",
+    "DIGEST_SCHEDULER",
+    "DIGEST_TICK_SECONDS",
+    "DIGEST_LEASE_SECONDS",
+    "RADAR_THRESHOLD",
 ]
+
+
+@pytest.fixture(scope="session")
+def onnx_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export per test session, shared by in-process and subprocess tests."""
+    return tmp_path_factory.mktemp("onnx")
 
 
 @pytest.fixture(autouse=True)
@@ -56,11 +69,21 @@ def fake_embedder() -> HashingEmbedder:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> Iterator[object]:
+def real_embedder(onnx_cache_dir: Path) -> Iterator[object]:
+    """The default serving backend (ONNX Runtime) of the real model."""
     from bot.services import _embedder_for
     from index.embedder import DEFAULT_MODEL
 
-    yield _embedder_for(DEFAULT_MODEL)
+    yield _embedder_for(DEFAULT_MODEL, "onnx", onnx_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> Iterator[object]:
+    """The reference backend: sentence-transformers on PyTorch."""
+    from bot.services import _embedder_for
+    from index.embedder import DEFAULT_MODEL
+
+    yield _embedder_for(DEFAULT_MODEL, "torch")
 
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -77,6 +77,7 @@ def built_data_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: obje
 
 
 def app_env(fake: FakeSlack, data_dir: Path, **extra: str) -> dict[str, str]:
+    # os.environ already carries ONNX_CACHE_DIR (see tests/conftest.py): one export per session.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
     env.update(
         SLACK_BOT_TOKEN=BOT_TOKEN,

@@ -220,17 +220,24 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+def _configure_logging() -> None:
+    """Long-running commands log to stderr; LOG_LEVEL picks the level (default INFO)."""
     import logging
     import os
-
-    from bot.server import StartupError, serve_http, serve_socket
-    from bot.settings import MissingSettingError
 
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+
+    from bot.server import StartupError, serve_http, serve_socket
+    from bot.settings import MissingSettingError
+
+    _configure_logging()
     settings = _settings()
     try:
         if args.socket:
@@ -412,16 +419,12 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     import logging
-    import os
     import signal
     import threading
 
     from bot.server import run_scheduler
 
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging()
     settings = _settings()
     settings.require("slack_bot_token")
     stop = threading.Event()

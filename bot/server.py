@@ -131,6 +131,9 @@ def run_scheduler(
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 makes bursts of Slack requests (a channel's worth of
+    # slash commands at once) wait a full SYN retry, a second or more: queue them instead.
+    request_queue_size = 256
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -17,15 +17,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from index.embedder import Embedder
 from index.text import clean_text, split_sentences
 from knowledge.schema import LabelledMessages, Pitfall, Pitfalls
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -85,6 +86,10 @@ class PitfallDetector:
         self.embedder = embedder
         self.pitfalls = pitfalls
         self.threshold = threshold
+        # scikit-learn costs over a second to import: only the detector's users pay for it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
         texts, labels = _training_texts(pitfalls)
         vectors = self._training_vectors(texts, cache_dir)
         self._tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
@@ -99,6 +104,8 @@ class PitfallDetector:
 
     @staticmethod
     def _features(tfidf: csr_matrix, vectors: np.ndarray) -> csr_matrix:
+        from scipy.sparse import csr_matrix, hstack
+
         return hstack([tfidf, csr_matrix(vectors)]).tocsr()
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:

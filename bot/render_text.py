@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
 from bot.answers import Answer
-from bot.digests import Digest
+
+if TYPE_CHECKING:
+    from bot.digests import Digest
 
 __all__ = ["render_answer_text", "render_digest_text"]
 

@@ -69,6 +69,9 @@ def export_onnx(model_dir: Path, target: Path) -> Path:
             )
             return out.last_hidden_state
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(model_dir)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     sample = tokenizer(

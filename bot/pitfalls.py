@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +40,8 @@ __all__ = [
 # Chosen by 5-fold cross-validation on the catalogue's own training texts (never on the
 # labelled evaluation set), maximising the lower of precision and recall.
 DEFAULT_THRESHOLD = 0.3
+# Bumped when training changes, so a cached detector from older code is not reused.
+DETECTOR_VERSION = 2
 SECOND_PITFALL_THRESHOLD = 0.75
 _C = 16.0
 # Texts with more sentences than this are also scored in windows of two sentences.
@@ -86,21 +89,62 @@ class PitfallDetector:
         self.embedder = embedder
         self.pitfalls = pitfalls
         self.threshold = threshold
+        texts, labels = _training_texts(pitfalls)
+        trained = self._load_trained(texts, labels, cache_dir)
+        if trained is None:
+            trained = self._train(texts, labels, cache_dir)
+        self._tfidf, self._classifiers = trained
+
+    def _cache_key(self, texts: list[str], labels: list[int]) -> str:
+        import sklearn
+
+        payload = [DETECTOR_VERSION, sklearn.__version__, _C, self.embedder.name, texts, labels]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()[:16]
+
+    def _load_trained(
+        self, texts: list[str], labels: list[int], cache_dir: Path | None
+    ) -> tuple[Any, list[Any]] | None:
+        """The classifiers trained earlier for exactly this catalogue and model, if cached
+        (training costs about two seconds of every start otherwise)."""
+        if cache_dir is None:
+            return None
+        path = cache_dir / f"pitfall-detector-{self._cache_key(texts, labels)}.pickle"
+        try:
+            with path.open("rb") as handle:
+                # Our own file, written by _train below into the bot's data folder.
+                tfidf, classifiers = pickle.load(handle)  # noqa: S301
+        except FileNotFoundError:
+            return None
+        except Exception:
+            log.warning("ignoring unreadable detector cache %s", path)
+            return None
+        return tfidf, classifiers
+
+    def _train(
+        self, texts: list[str], labels: list[int], cache_dir: Path | None
+    ) -> tuple[Any, list[Any]]:
         # scikit-learn costs over a second to import: only the detector's users pay for it.
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        texts, labels = _training_texts(pitfalls)
         vectors = self._training_vectors(texts, cache_dir)
-        self._tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
-        features = self._features(self._tfidf.fit_transform(texts), vectors)
+        tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+        features = self._features(tfidf.fit_transform(texts), vectors)
         y = np.asarray(labels)
-        self._classifiers = [
+        classifiers = [
             LogisticRegression(C=_C, class_weight="balanced", max_iter=3000).fit(
                 features, (y == index).astype(int)
             )
-            for index in range(len(pitfalls.pitfalls))
+            for index in range(len(self.pitfalls.pitfalls))
         ]
+        if cache_dir is not None:
+            path = cache_dir / f"pitfall-detector-{self._cache_key(texts, labels)}.pickle"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as handle:
+                pickle.dump((tfidf, classifiers), handle)
+            tmp.replace(path)
+        return tfidf, classifiers
 
     @staticmethod
     def _features(tfidf: csr_matrix, vectors: np.ndarray) -> csr_matrix:

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -150,6 +151,7 @@ class OnnxEmbedder:
         except Exception as exc:  # a damaged export: say where it is
             raise EmbedderError(f"cannot load {path} ({exc}); delete it to re-export") from exc
         self._inputs = {i.name for i in self._session.get_inputs()}
+        self._run_lock = threading.Lock()
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.no_padding()
@@ -176,7 +178,12 @@ class OnnxEmbedder:
                 encoding.type_ids,
             )
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        tokens = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        # One inference at a time: each already uses every core, and concurrent runs would
+        # oversubscribe them and starve the threads that acknowledge Slack requests.
+        with self._run_lock:
+            tokens = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[
+                0
+            ]
         weights = mask[..., None].astype(np.float32)
         pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

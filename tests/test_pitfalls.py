@@ -97,3 +97,15 @@ def test_cli_catalogue_and_checklists_need_no_model(monkeypatch: pytest.MonkeyPa
     assert main(["checklist", "team-structure", "12", "--json"], out=out) == 0
     assert json.loads(out.getvalue())["stage"] == "early"
     assert main(["checklist", "nonsense"], out=io.StringIO()) == 2
+
+
+def test_trained_detector_is_cached_and_reused(real_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = PitfallDetector(embedder=real_embedder, pitfalls=load_pitfalls(), cache_dir=tmp_path)
+    cached = list(tmp_path.glob("pitfall-detector-*.pickle"))
+    assert len(cached) == 1
+    second = PitfallDetector(embedder=real_embedder, pitfalls=load_pitfalls(), cache_dir=tmp_path)
+    text = "We expect the model to double revenue on day one."
+    assert [m.to_json() for m in first.detect(text)] == [m.to_json() for m in second.detect(text)]
+    cached[0].write_bytes(b"garbage")  # a damaged cache is retrained, not trusted
+    third = PitfallDetector(embedder=real_embedder, pitfalls=load_pitfalls(), cache_dir=tmp_path)
+    assert third.detect(text)[0].pitfall.id == "expecting-immediate-results"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -44,6 +45,11 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
         client=client or make_web_client(settings),
         token_verification_enabled=False,
         logger=logging.getLogger("bot.app"),
+        # Bolt runs each listener, ack included, in this pool and holds the HTTP response until
+        # the ack: with its default 10 workers, a burst of DMs (each busy answering) kept later
+        # requests from being acknowledged for over a second. Waiting threads are cheap: the
+        # model serialises its own inference.
+        listener_executor=ThreadPoolExecutor(max_workers=64, thread_name_prefix="listener"),
     )
     app.use(request_logging)
     app.use(make_dedupe_middleware(deps.storage))

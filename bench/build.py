@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import random
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,7 +94,9 @@ def ensure_index(
         if saved.get("key") == key:
             log(f"reusing the index built {saved['result']['measured_at']} at {index_dir}")
             return index_dir, BuildResult(**{**saved["result"], "cached": True})
-    shutil.rmtree(index_dir, ignore_errors=True)
+    # No stale measurement may outlive this build; the index itself is replaced atomically by
+    # build_index (the previous build stays until the new one is published).
+    result_path.unlink(missing_ok=True)
     log(
         f"building the index of {corpus.passages:,} passages ({backend}) in a child process, "
         f"then encoding {encode_sample:,}-text samples raw"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -169,9 +170,7 @@ def _cmd_index(args: argparse.Namespace, out: TextIO) -> int:
     if args.index_command == "info":
         manifest = read_manifest(settings.resolved_index_dir)
         _emit_json(
-            vars(manifest)
-            if not hasattr(manifest, "__dataclass_fields__")
-            else {name: getattr(manifest, name) for name in manifest.__dataclass_fields__},
+            dataclasses.asdict(manifest),
             out,
         )
         return EXIT_OK

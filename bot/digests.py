@@ -126,8 +126,16 @@ class Schedule:
         return f"{when} at {self.at_time} ({self.tz})"
 
 
+_PERIOD_KEY_FORMAT = "%Y-%m-%dT%H:%MZ"
+
+
 def period_key(end: dt.datetime) -> str:
-    return end.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return end.astimezone(dt.UTC).strftime(_PERIOD_KEY_FORMAT)
+
+
+def period_end(key: str) -> dt.datetime:
+    """The inverse of :func:`period_key`."""
+    return dt.datetime.strptime(key, _PERIOD_KEY_FORMAT).replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -341,7 +349,7 @@ class DigestService:
             last = self.storage.last_posted(sub.id)
         start = now - Schedule.of(sub).period
         if last is not None:
-            start = dt.datetime.strptime(last.period_key, "%Y-%m-%dT%H:%MZ").replace(tzinfo=dt.UTC)
+            start = period_end(last.period_key)
         return self.compose(sub, start=start, end=now)
 
     # the scheduler ----------------------------------------------------------------------------

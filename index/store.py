@@ -173,7 +173,10 @@ def _current_build(index_dir: Path) -> Path:
 
 
 def read_manifest(index_dir: Path) -> Manifest:
-    build = _current_build(index_dir)
+    return _read_build_manifest(_current_build(index_dir))
+
+
+def _read_build_manifest(build: Path) -> Manifest:
     path = build / "manifest.json"
     try:
         return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
@@ -191,8 +194,10 @@ def _passage_from_json(line: str) -> Passage:
 
 def load_index(index_dir: Path, *, model: str, dim: int | None = None) -> LoadedIndex:
     """Load and check the live index; any damage or mismatch is an :class:`IndexStoreError`."""
-    manifest = read_manifest(index_dir)
+    # Resolve CURRENT once: a build published meanwhile must not pair its manifest with
+    # another build's files.
     build = _current_build(index_dir)
+    manifest = _read_build_manifest(build)
     rebuild = "Rebuild with: mlbot index build"
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(

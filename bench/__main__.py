@@ -321,9 +321,10 @@ def _bench_build(run: Run, large: dict[str, Any]) -> None:
         f"{built.seconds:.0f} s"
     )
     run.notes.append(
-        f"build: it embeds {built.unique_texts:,} unique texts "
-        f"({built.unique_texts / built.passages:.2f} per passage: the passage, its sentences, "
-        f"hints) = {per_text:.1f} texts/s; raw encode of a sample of those texts runs at "
+        f"build: it runs {built.unique_texts:,} unique texts through the model "
+        f"({built.unique_texts / built.passages:.2f} per passage: passages and hint questions; "
+        f"the {built.sentences:,} sentence vectors are pooled from their passage's pass) "
+        f"= {per_text:.1f} texts/s; raw encode of a sample of those texts runs at "
         f"{built.raw_embedded_per_second:.1f} texts/s "
         f"({per_text / built.raw_embedded_per_second:.2f}x); {built.keys:,} keys, "
         f"{built.index_kind}; model load {built.model_load_seconds:.1f} s (not counted)"

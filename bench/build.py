@@ -127,14 +127,15 @@ def ensure_index(
 
 
 def _embedded_texts(build_path: Path) -> tuple[list[str], list[str]]:
-    """The passage texts, and the unique texts the build embedded (passages, sentences, hints)."""
+    """The passage texts, and the unique texts the build ran through the model (passages and
+    hint questions; sentence vectors are pooled from their passage's forward pass)."""
     unique: dict[str, None] = {}
     passage_texts: list[str] = []
     with (build_path / "passages.jsonl").open(encoding="utf-8") as handle:
         for line in handle:
             data = json.loads(line)
             passage_texts.append(data["text"])
-            unique.update(dict.fromkeys([data["text"], *data["sentences"], *data["hints"]]))
+            unique.update(dict.fromkeys([data["text"], *data["hints"]]))
     return passage_texts, list(unique)
 
 

@@ -8,18 +8,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import bm25s
 import numpy as np
 from tqdm import tqdm
 
 from index.documents import CHUNKER_VERSION, Passage, knowledge_checksum, load_passages
-from index.embedder import Embedder
+from index.embedder import Embedder, Span, encode_with_spans
 from index.store import FORMAT_VERSION, Manifest, publish_index
 from index.text import tokenize
 from index.vectors import IndexKind, VectorIndex
 
-__all__ = ["BuildSummary", "build_bm25", "build_index", "encode_with_progress"]
+__all__ = ["BuildSummary", "build_bm25", "build_index", "embed_passages"]
 
 
 @dataclass(frozen=True)
@@ -32,30 +33,146 @@ class BuildSummary:
     path: Path
 
 
-def encode_with_progress(
+# Key kinds: where a key's vector comes from.
+_PASSAGE, _SENTENCE, _HINT = 0, 1, 2
+# Keys are gathered and added to the vector index this many at a time, so no second full copy
+# of the key vectors is ever held beside the index's own.
+_ADD_CHUNK = 16_384
+
+
+def _encode_spans_with_progress(
     embedder: Embedder,
     texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
     *,
-    desc: str,
     progress: bool,
     batch_size: int = 64,
-) -> np.ndarray:
-    """Encode in batches, showing one progress bar (on stderr) for the whole job.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Text vectors, and the vectors of every span of every text (in order), one progress bar.
 
-    Texts are encoded shortest first, so each batch pads to a similar length (less wasted
-    work than encoding in corpus order), then put back in their original order.
+    Texts go shortest first (little padding per batch); results return to the given order.
     """
+    span_starts = np.cumsum([0, *(len(s) for s in spans)])
+    text_vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    span_vectors = np.zeros((int(span_starts[-1]), embedder.dim), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     with tqdm(
-        total=len(texts), desc=desc, unit="text", disable=not progress, file=sys.stderr, leave=False
+        total=len(texts),
+        desc="Embedding",
+        unit="passage",
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
     ) as bar:
         step = batch_size * 16
         for start in range(0, len(order), step):
             chunk = order[start : start + step]
-            out[chunk] = embedder.encode([texts[i] for i in chunk], batch_size=batch_size)
+            vectors, pooled = encode_with_spans(
+                embedder,
+                [texts[i] for i in chunk],
+                [spans[i] for i in chunk],
+                batch_size=batch_size,
+            )
+            text_vectors[chunk] = vectors
+            for i, rows in zip(chunk, pooled, strict=True):
+                span_vectors[span_starts[i] : span_starts[i + 1]] = rows
             bar.update(len(chunk))
-    return out
+    return text_vectors, span_vectors
+
+
+def _sentence_spans(passage: Passage) -> list[Span]:
+    """Character ranges of a passage's sentences (its text is its sentences joined by spaces)."""
+    spans, cursor = [], 0
+    for sentence in passage.sentences:
+        start = passage.text.find(sentence, cursor)
+        if start < 0:  # not expected from the chunker; fall back to the whole text
+            start, end = 0, len(passage.text)
+        else:
+            end = start + len(sentence)
+            cursor = end
+        spans.append((start, end))
+    return spans
+
+
+def embed_passages(
+    embedder: Embedder,
+    passages: Sequence[Passage],
+    *,
+    kind: IndexKind | Literal["auto"] = "auto",
+    progress: bool = False,
+) -> tuple[VectorIndex, np.ndarray, np.ndarray, np.ndarray]:
+    """The vector index of every passage's keys, its key offsets, sentence vectors and offsets.
+
+    A passage is found through several keys: its own text, each of its sentences (when it has
+    more than one) and the annotated questions it answers; it scores the best of its keys.
+    Sentence vectors come from the passage's own forward pass (``encode_with_spans``), so the
+    build encodes each distinct passage text once, plus the hint questions; they double as the
+    highlighters of an answer.
+    """
+    unique: dict[str, int] = {}
+    for passage in passages:
+        unique.setdefault(passage.text, len(unique))
+    first: dict[str, Passage] = {}
+    for passage in passages:
+        first.setdefault(passage.text, passage)
+    texts = list(unique)
+    passage_vectors, text_sentences = _encode_spans_with_progress(
+        embedder, texts, [_sentence_spans(first[t]) for t in texts], progress=progress
+    )
+    text_sentence_starts = np.cumsum([0, *(len(first[t].sentences) for t in texts)])
+    hints: dict[str, int] = {}
+    for passage in passages:
+        for hint in passage.hints:
+            hints.setdefault(hint, len(hints))
+    hint_vectors = (
+        embedder.encode(list(hints)) if hints else np.zeros((0, embedder.dim), np.float32)
+    )
+
+    # Sentence rows per passage; with no repeated passage text this is the text-level table.
+    sentence_rows = np.concatenate(
+        [np.zeros(0, np.int64)]
+        + [
+            np.arange(
+                text_sentence_starts[unique[p.text]], text_sentence_starts[unique[p.text] + 1]
+            )
+            for p in passages
+        ]
+    ).astype(np.int64)
+    sentence_offsets = np.cumsum([0, *(len(p.sentences) for p in passages)]).astype(np.int64)
+    if np.array_equal(sentence_rows, np.arange(len(text_sentences))):
+        sentence_vectors = text_sentences
+    else:
+        sentence_vectors = text_sentences[sentence_rows]
+    del text_sentences
+
+    key_kind: list[int] = []
+    key_row: list[int] = []
+    key_offsets = [0]
+    for number, passage in enumerate(passages):
+        key_kind.append(_PASSAGE)
+        key_row.append(unique[passage.text])
+        if len(passage.sentences) > 1:
+            start, end = int(sentence_offsets[number]), int(sentence_offsets[number + 1])
+            key_kind += [_SENTENCE] * (end - start)
+            key_row += range(start, end)
+        key_kind += [_HINT] * len(passage.hints)
+        key_row += [hints[h] for h in passage.hints]
+        key_offsets.append(len(key_kind))
+    kinds = np.asarray(key_kind, dtype=np.int8)
+    rows = np.asarray(key_row, dtype=np.int64)
+    index = VectorIndex.create(embedder.dim, expected=len(kinds), kind=kind)
+    sources = {_PASSAGE: passage_vectors, _SENTENCE: sentence_vectors, _HINT: hint_vectors}
+    for start in range(0, len(kinds), _ADD_CHUNK):
+        chunk_kinds, chunk_rows = (
+            kinds[start : start + _ADD_CHUNK],
+            rows[start : start + _ADD_CHUNK],
+        )
+        chunk = np.empty((len(chunk_kinds), embedder.dim), dtype=np.float32)
+        for source, table in sources.items():
+            where = chunk_kinds == source
+            chunk[where] = table[chunk_rows[where]]
+        index.add(chunk)
+    return index, np.asarray(key_offsets, dtype=np.int64), sentence_vectors, sentence_offsets
 
 
 def build_bm25(passages: Sequence[Passage]) -> bm25s.BM25:
@@ -86,26 +203,9 @@ def build_index(
     else:
         document_count = len({p.doc_id for p in passages})
     checksum = knowledge_checksum(knowledge_dir)
-    # One table of unique texts is encoded once. Each passage is found through several "keys":
-    # its own text, each of its sentences (when it has more than one) and the annotated questions
-    # it answers; a passage scores the best of its keys. Sentence vectors double as highlighters.
-    unique: dict[str, int] = {}
-    key_rows: list[int] = []
-    key_offsets = [0]
-    sentence_rows: list[int] = []
-    sentence_offsets = [0]
-    for passage in passages:
-        sentence_keys = list(passage.sentences) if len(passage.sentences) > 1 else []
-        for text in (passage.text, *sentence_keys, *passage.hints):
-            key_rows.append(unique.setdefault(text, len(unique)))
-        key_offsets.append(len(key_rows))
-        for sentence in passage.sentences:
-            sentence_rows.append(unique.setdefault(sentence, len(unique)))
-        sentence_offsets.append(len(sentence_rows))
-    table = encode_with_progress(embedder, list(unique), desc="Embedding", progress=progress)
-    key_vectors = table[np.asarray(key_rows, dtype=np.int64)]
-    sentence_vectors = table[np.asarray(sentence_rows, dtype=np.int64)]
-    vectors = VectorIndex.build(key_vectors, kind=kind or "auto")
+    vectors, key_offsets, sentence_vectors, sentence_offsets = embed_passages(
+        embedder, passages, kind=kind or "auto", progress=progress
+    )
     bm25 = build_bm25(passages)
     seconds = time.perf_counter() - started
     manifest = Manifest(
@@ -114,7 +214,7 @@ def build_index(
         dim=embedder.dim,
         passages=len(passages),
         sentences=len(sentence_vectors),
-        keys=len(key_vectors),
+        keys=len(vectors),
         documents=document_count,
         knowledge_checksum=checksum,
         chunker_version=CHUNKER_VERSION,
@@ -127,9 +227,9 @@ def build_index(
         manifest=manifest,
         passages=passages,
         vectors=vectors,
-        key_offsets=np.asarray(key_offsets, dtype=np.int64),
+        key_offsets=key_offsets,
         sentence_vectors=sentence_vectors,
-        sentence_offsets=np.asarray(sentence_offsets, dtype=np.int64),
+        sentence_offsets=sentence_offsets,
         bm25=bm25,
     )
     return BuildSummary(

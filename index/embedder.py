@@ -14,8 +14,14 @@ __all__ = [
     "Embedder",
     "EmbedderError",
     "SentenceTransformerEmbedder",
+    "Span",
+    "encode_with_spans",
+    "pool_spans",
     "resolve_model_path",
 ]
+
+# A character range [start, end) of a text.
+Span = tuple[int, int]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
@@ -38,6 +44,54 @@ class Embedder(Protocol):
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
     ) -> np.ndarray: ...
+
+
+def pool_spans(
+    tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[Span]
+) -> tuple[np.ndarray, list[int]]:
+    """Mean-pool a text's token embeddings over character spans, L2-normalised.
+
+    ``tokens`` (n, d) and ``offsets`` (n, 2) describe the text's real tokens (no special
+    tokens). A span's vector is the mean of the tokens that overlap it, read from the forward
+    pass of the whole text, so a passage's sentences cost no extra encoding. Returns the
+    vectors and the indexes of spans no token covers (cut off by truncation): those rows are
+    zero and the caller encodes them on their own.
+    """
+    out = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    missing = []
+    for row, (start, end) in enumerate(spans):
+        covered = (offsets[:, 0] < end) & (offsets[:, 1] > start)
+        if not covered.any():
+            missing.append(row)
+            continue
+        mean = tokens[covered].mean(axis=0)
+        out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out, missing
+
+
+def encode_with_spans(
+    embedder: Embedder,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    *,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each text's vector and one vector per span of it.
+
+    Embedders with ``encode_spans`` pool the spans from the text's own forward pass; any
+    other embedder encodes each span's text separately (same result shape).
+    """
+    native = getattr(embedder, "encode_spans", None)
+    if native is not None:
+        result: tuple[np.ndarray, list[np.ndarray]] = native(texts, spans, batch_size=batch_size)
+        return result
+    vectors = embedder.encode(texts, batch_size=batch_size)
+    pieces = [
+        text[s:e] for text, text_spans in zip(texts, spans, strict=True) for s, e in text_spans
+    ]
+    flat = embedder.encode(pieces, batch_size=batch_size)
+    bounds = np.cumsum([0, *(len(text_spans) for text_spans in spans)])
+    return vectors, [flat[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
 
 
 def resolve_model_path(model: str) -> str:
@@ -111,3 +165,33 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 64
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """As ``OnnxEmbedder.encode_spans``: span vectors pooled from each text's own pass."""
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32), []
+        token_sets = self._model.encode(
+            list(texts), batch_size=batch_size, output_value="token_embeddings"
+        )
+        marks = self._model.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self._model.max_seq_length,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        span_vectors = []
+        for i, tokens in enumerate(token_sets):
+            tokens = tokens.float().cpu().numpy()
+            mean = tokens.mean(axis=0)
+            out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            real = np.flatnonzero(~np.asarray(marks["special_tokens_mask"][i], dtype=bool))
+            offsets = np.asarray(marks["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)[real]
+            vectors, missing = pool_spans(tokens[real], offsets, spans[i])
+            if missing:
+                vectors[missing] = self.encode([texts[i][slice(*spans[i][m])] for m in missing])
+            span_vectors.append(vectors)
+        return out, span_vectors

@@ -18,10 +18,11 @@ import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from index.embedder import DEFAULT_MODEL, EmbedderError, resolve_model_path
+from index.embedder import DEFAULT_MODEL, EmbedderError, Span, pool_spans, resolve_model_path
 
 __all__ = ["EXPORT_VERSION", "OnnxEmbedder", "export_onnx", "onnx_path_for"]
 
@@ -164,7 +165,8 @@ class OnnxEmbedder:
     def dim(self) -> int:
         return self._dim
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
+    def _forward(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Token embeddings (batch, width, dim), the attention mask and the encodings."""
         encodings = self._tokenizer.encode_batch(list(texts))
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
@@ -184,10 +186,45 @@ class OnnxEmbedder:
             tokens = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[
                 0
             ]
+        return tokens, mask, encodings
+
+    @staticmethod
+    def _pool(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         weights = mask[..., None].astype(np.float32)
         pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        tokens, mask, _ = self._forward(texts)
+        return self._pool(tokens, mask)
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 64
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's embedding, and one per character span of it pooled from the same pass
+        (see ``pool_spans``); spans lost to truncation are encoded on their own."""
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        span_vectors: list[np.ndarray] = [np.zeros((0, self._dim), np.float32)] * len(texts)
+        lost: list[tuple[int, int]] = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            tokens, mask, encodings = self._forward([texts[i] for i in chunk])
+            out[chunk] = self._pool(tokens, mask)
+            for row, (i, encoding) in enumerate(zip(chunk, encodings, strict=True)):
+                real = np.flatnonzero(
+                    np.asarray(encoding.attention_mask)
+                    & ~np.asarray(encoding.special_tokens_mask, dtype=bool)
+                )
+                offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)[real]
+                span_vectors[i], missing = pool_spans(tokens[row, real], offsets, spans[i])
+                lost += [(i, m) for m in missing]
+        if lost:
+            texts_lost = [texts[i][slice(*spans[i][m])] for i, m in lost]
+            for (i, m), vector in zip(lost, self.encode(texts_lost), strict=True):
+                span_vectors[i][m] = vector
+        return out, span_vectors
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False

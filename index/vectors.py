@@ -15,7 +15,7 @@ IndexKind = Literal["flat", "hnsw"]
 HNSW_THRESHOLD = 20_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 256
 
 
 class VectorIndex:
@@ -28,21 +28,31 @@ class VectorIndex:
             faiss.downcast_index(index).hnsw.efSearch = HNSW_EF_SEARCH  # type: ignore[attr-defined]
 
     @classmethod
-    def build(
-        cls, vectors: np.ndarray, *, kind: IndexKind | Literal["auto"] = "auto"
+    def create(
+        cls, dim: int, *, expected: int, kind: IndexKind | Literal["auto"] = "auto"
     ) -> VectorIndex:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        dim = vectors.shape[1]
+        """An empty index for about ``expected`` vectors; fill it with ``add``."""
         if kind == "auto":
-            kind = "hnsw" if len(vectors) >= HNSW_THRESHOLD else "flat"
+            kind = "hnsw" if expected >= HNSW_THRESHOLD else "flat"
         if kind == "hnsw":
             index: faiss.Index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             hnsw = faiss.downcast_index(index).hnsw  # type: ignore[attr-defined]
             hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         else:
             index = faiss.IndexFlatIP(dim)
-        index.add(vectors)
         return cls(index, kind)
+
+    @classmethod
+    def build(
+        cls, vectors: np.ndarray, *, kind: IndexKind | Literal["auto"] = "auto"
+    ) -> VectorIndex:
+        built = cls.create(vectors.shape[1], expected=len(vectors), kind=kind)
+        built.add(vectors)
+        return built
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append vectors; their ids continue from the current size."""
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 
     @classmethod
     def load(cls, path: Path, *, kind: IndexKind) -> VectorIndex:

@@ -19,6 +19,13 @@ _Loc = tuple[int | str, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: much faster
 
 
+def _compose(text: str) -> yaml.Node:
+    """The node tree of a document already known to parse and to be non-empty."""
+    node = yaml.compose(text, Loader=_Loader)
+    assert node is not None
+    return node
+
+
 def _lines(node: yaml.Node, loc: _Loc, lines: dict[_Loc, int]) -> None:
     """Record the line of every value in a composed YAML tree, by its location."""
     lines[loc] = node.start_mark.line + 1
@@ -67,12 +74,12 @@ def load_yaml_model_with_lines(
     lines: dict[_Loc, int] = {}
     # Line numbers are only needed to report a problem, or when the caller asks for them.
     if want_lines:
-        _lines(yaml.compose(text, Loader=_Loader), (), lines)
+        _lines(_compose(text), (), lines)
     try:
         return model.model_validate(data, context=context), lines
     except ValidationError as exc:
         if not lines:
-            _lines(yaml.compose(text, Loader=_Loader), (), lines)
+            _lines(_compose(text), (), lines)
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         field = ".".join(str(part) for part in loc) or "(top level)"

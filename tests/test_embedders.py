@@ -39,6 +39,51 @@ def test_batching_does_not_change_results(real_embedder) -> None:  # type: ignor
     assert np.allclose(together, alone, atol=1e-5)
 
 
+def _spans_of(text: str, pieces: list[str]) -> list[tuple[int, int]]:
+    starts = [text.index(piece) for piece in pieces]
+    return [(start, start + len(piece)) for start, piece in zip(starts, pieces, strict=True)]
+
+
+PASSAGE = (
+    "Hire one strong generalist first. Buy managed infrastructure until the workload is "
+    "understood. Keep a baseline without ML to compare against."
+)
+SENTENCES = [
+    "Hire one strong generalist first.",
+    "Buy managed infrastructure until the workload is understood.",
+    "Keep a baseline without ML to compare against.",
+]
+
+
+def test_span_vectors_come_from_one_pass_and_agree_across_backends(
+    real_embedder, torch_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    long_text = "word " * 400 + "Tail sentence beyond the window."
+    texts = [PASSAGE, long_text]
+    spans = [
+        _spans_of(PASSAGE, SENTENCES),
+        _spans_of(long_text, ["Tail sentence beyond the window."]),
+    ]
+    onnx_texts, onnx_spans = real_embedder.encode_spans(texts, spans)
+    torch_texts, torch_spans = torch_embedder.encode_spans(texts, spans)
+    # The text vectors are the ordinary embeddings.
+    assert np.allclose(onnx_texts, real_embedder.encode(texts), atol=1e-5)
+    # Both backends pool the same tokens.
+    for a, b in zip(onnx_spans, torch_spans, strict=True):
+        assert ((a * b).sum(axis=1) > 0.9999).all()
+    # A pooled sentence is close to (not equal to) the sentence encoded alone, and each sentence
+    # is nearest to its own stand-alone embedding.
+    alone = real_embedder.encode(SENTENCES)
+    similarity = onnx_spans[0] @ alone.T
+    assert (np.argmax(similarity, axis=1) == np.arange(3)).all()
+    assert similarity.diagonal().min() > 0.6
+    # A sentence cut off by the 256-token window is encoded on its own instead of left empty.
+    assert np.allclose(
+        onnx_spans[1][0], real_embedder.encode(["Tail sentence beyond the window."])[0], atol=1e-5
+    )
+    assert np.allclose(np.linalg.norm(onnx_spans[0], axis=1), 1.0, atol=1e-5)
+
+
 def test_damaged_export_is_reported(onnx_cache_dir: Path, tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
     from index.embedder import resolve_model_path
 

@@ -128,3 +128,43 @@ def test_key_offsets_group_keys_by_passage(
     expected = fake_embedder.encode([loaded.passages[0].text])[0]
     assert np.allclose(first_keys[0], expected)
     assert (loaded.key_owner[loaded.key_ids_for(5)] == 5).all()
+
+
+class _Counting:
+    """Wraps an embedder and counts the texts it is asked to run through the model."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+        self.name, self.dim = inner.name, inner.dim  # type: ignore[attr-defined]
+
+    def encode(self, texts, **kw):  # type: ignore[no-untyped-def]
+        self.texts += list(texts)
+        return self.inner.encode(texts, **kw)  # type: ignore[attr-defined]
+
+    def encode_spans(self, texts, spans, **kw):  # type: ignore[no-untyped-def]
+        self.texts += list(texts)
+        return self.inner.encode_spans(texts, spans, **kw)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_build_runs_each_passage_through_the_model_once(
+    knowledge_dir: Path, tmp_path: Path, real_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import index.build
+
+    # Keys reach the vector index in several chunks; ids must still follow passage order.
+    monkeypatch.setattr(index.build, "_ADD_CHUNK", 7)
+    counting = _Counting(real_embedder)
+    build(knowledge_dir, tmp_path / "idx", counting)  # type: ignore[arg-type]
+    loaded = load_index(tmp_path / "idx", model=real_embedder.name)
+    passages = loaded.passages
+    hints = {h for p in passages for h in p.hints}
+    # Sentences are pooled from their passage's forward pass: only passages and hint questions
+    # are encoded, each once.
+    assert sorted(counting.texts) == sorted({p.text for p in passages} | hints)
+    assert len(loaded.sentence_vectors) == sum(len(p.sentences) for p in passages)
+    multi = next(i for i, p in enumerate(passages) if len(p.sentences) > 1 and not p.hints)
+    keys = loaded.vectors.reconstruct(loaded.key_ids_for(multi))
+    assert np.allclose(keys[0], real_embedder.encode([passages[multi].text])[0], atol=1e-5)
+    assert np.allclose(keys[1:], loaded.sentence_vectors_for(multi), atol=1e-6)

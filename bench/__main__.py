@@ -329,6 +329,11 @@ def _bench_build(run: Run, large: dict[str, Any]) -> None:
         f"({per_text / built.raw_embedded_per_second:.2f}x); {built.keys:,} keys, "
         f"{built.index_kind}; model load {built.model_load_seconds:.1f} s (not counted)"
     )
+    if built.phases:
+        run.notes.append(
+            "build phases: "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built.phases.items())
+        )
     run.details["build"] = built
 
 

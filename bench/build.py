@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.common import DATA_DIR, PROJECT_DIR, child_env, fingerprint, log
@@ -58,6 +58,7 @@ class BuildResult:
     raw_embedded_seconds: float  # encoding ``encode_sample`` of the texts the build embedded
     measured_at: str
     cached: bool = False
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def passages_per_second(self) -> float:
@@ -203,6 +204,7 @@ def _child(argv: Sequence[str] | None = None) -> int:
         raw_passage_seconds=raw_passages,
         raw_embedded_seconds=raw_embedded,
         measured_at=dt.datetime.now().isoformat(timespec="seconds"),
+        phases=summary.phases,
     )
     args.out.write_text(json.dumps(asdict(result)))
     return 0

@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +31,8 @@ class BuildSummary:
     seconds: float
     index_kind: IndexKind
     path: Path
+    # Seconds per phase: reading, embedding, vector index, keyword index, writing.
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 # Key kinds: where a key's vector comes from.
@@ -100,6 +102,7 @@ def embed_passages(
     *,
     kind: IndexKind | Literal["auto"] = "auto",
     progress: bool = False,
+    phases: dict[str, float] | None = None,
 ) -> tuple[VectorIndex, np.ndarray, np.ndarray, np.ndarray]:
     """The vector index of every passage's keys, its key offsets, sentence vectors and offsets.
 
@@ -109,6 +112,8 @@ def embed_passages(
     build encodes each distinct passage text once, plus the hint questions; they double as the
     highlighters of an answer.
     """
+    phases = {} if phases is None else phases
+    started = time.perf_counter()
     unique: dict[str, int] = {}
     for passage in passages:
         unique.setdefault(passage.text, len(unique))
@@ -144,6 +149,8 @@ def embed_passages(
     else:
         sentence_vectors = text_sentences[sentence_rows]
     del text_sentences
+    phases["embedding"] = time.perf_counter() - started
+    started = time.perf_counter()
 
     key_kind: list[int] = []
     key_row: list[int] = []
@@ -172,6 +179,7 @@ def embed_passages(
             where = chunk_kinds == source
             chunk[where] = table[chunk_rows[where]]
         index.add(chunk)
+    phases["vector index"] = time.perf_counter() - started
     return index, np.asarray(key_offsets, dtype=np.int64), sentence_vectors, sentence_offsets
 
 
@@ -197,16 +205,21 @@ def build_index(
     knowledge folder still provides the checksum.
     """
     started = time.perf_counter()
+    phases: dict[str, float] = {}
     if passages is None:
         documents, passages = load_passages(knowledge_dir)
         document_count = len(documents)
     else:
         document_count = len({p.doc_id for p in passages})
     checksum = knowledge_checksum(knowledge_dir)
-    vectors, key_offsets, sentence_vectors, sentence_offsets = embed_passages(
-        embedder, passages, kind=kind or "auto", progress=progress
-    )
+    phases["reading"] = time.perf_counter() - started
+    # The keyword index first: its token lists peak while no vectors are held yet.
+    mark = time.perf_counter()
     bm25 = build_bm25(passages)
+    phases["keyword index"] = time.perf_counter() - mark
+    vectors, key_offsets, sentence_vectors, sentence_offsets = embed_passages(
+        embedder, passages, kind=kind or "auto", progress=progress, phases=phases
+    )
     seconds = time.perf_counter() - started
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -232,6 +245,8 @@ def build_index(
         sentence_offsets=sentence_offsets,
         bm25=bm25,
     )
+    phases["writing"] = time.perf_counter() - started - seconds
+    seconds = time.perf_counter() - started
     return BuildSummary(
         documents=document_count,
         passages=len(passages),
@@ -239,4 +254,5 @@ def build_index(
         seconds=seconds,
         index_kind=vectors.kind,
         path=path,
+        phases={name: round(value, 2) for name, value in phases.items()},
     )

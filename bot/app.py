@@ -48,7 +48,7 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
         # Bolt runs each listener, ack included, in this pool and holds the HTTP response until
         # the ack: with its default 10 workers, a burst of DMs (each busy answering) kept later
         # requests from being acknowledged for over a second. Waiting threads are cheap: the
-        # model serialises its own inference.
+        # model work itself runs on the few low-priority threads of ``deps.work``.
         listener_executor=ThreadPoolExecutor(max_workers=64, thread_name_prefix="listener"),
     )
     app.use(request_logging)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.digests import DigestService
 from bot.pitfalls import PitfallDetector
 from bot.services import Services
 from bot.storage import Storage
+from bot.work import ModelWork
 
 __all__ = ["BotDeps"]
 
@@ -19,3 +20,5 @@ class BotDeps:
     detector: PitfallDetector
     digests: DigestService
     radar_threshold: float = 0.6
+    # Where answers and pitfall checks run: low-priority threads, so acks come first.
+    work: ModelWork = field(default_factory=ModelWork)

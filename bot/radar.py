@@ -28,7 +28,7 @@ def radar_check(deps: BotDeps, client: WebClient, event: dict[str, Any]) -> str 
         return None
     channel, user = event["channel"], event["user"]
     day = dt.datetime.now(dt.UTC).date().isoformat()
-    for match in deps.detector.detect(text):
+    for match in deps.work.run(deps.detector.detect, text):
         if match.score < deps.radar_threshold:
             break
         if not deps.storage.claim_nudge(

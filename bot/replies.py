@@ -37,7 +37,7 @@ def answer_in_slack(
     if thread_ts:
         reply_args["thread_ts"] = thread_ts
     try:
-        answer = deps.services.answers.answer(question, context=context)
+        answer = deps.work.run(deps.services.answers.answer, question, context=context)
     except QuestionError:
         client.chat_postMessage(**reply_args, **error_message(EMPTY_TEXT))
         return

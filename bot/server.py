@@ -26,6 +26,7 @@ from bot.pitfalls import PitfallDetector
 from bot.services import build_services
 from bot.settings import Settings
 from bot.storage import Storage
+from bot.work import ModelWork
 from knowledge.schema import Pitfalls
 
 __all__ = [
@@ -82,6 +83,10 @@ def build_bot(
     settings: Settings, *, client: WebClient, bot_user_id: str | None = None
 ) -> tuple[App, BotDeps]:
     """Load the model, index, catalogues and database, then build the app."""
+    if settings.embedding_threads is None:
+        # Concurrent answers each get one core (see bot/work.py) instead of one answer at a
+        # time on all of them.
+        settings = settings.model_copy(update={"embedding_threads": 1})
     services = build_services(settings)
     storage = Storage.from_url(settings.resolved_database_url)
     detector = PitfallDetector(
@@ -103,6 +108,7 @@ def build_bot(
         detector=detector,
         digests=digests,
         radar_threshold=settings.radar_threshold,
+        work=ModelWork(workers=settings.model_workers, nice=settings.model_nice),
     )
     return create_app(settings=settings, deps=deps, client=client), deps
 

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     digest_lease_seconds: int = Field(default=300, ge=1)
     radar_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
 
+    # Serving: answers and pitfall checks run on this many low-priority threads (one model
+    # thread each when EMBEDDING_THREADS is unset), so acknowledgements are never queued behind
+    # them.
+    model_workers: int = Field(default=2, ge=1, le=32)
+    model_nice: int = Field(default=10, ge=0, le=19)
+
     @property
     def resolved_onnx_cache_dir(self) -> Path:
         return self.onnx_cache_dir or self.data_dir / "onnx"

@@ -31,7 +31,7 @@ def make_ml_pitfalls_handlers(
         if not text.strip():
             return  # the catalogue went out with the ack
         try:
-            matches = deps.detector.detect(text[:MAX_PLAN_CHARS])
+            matches = deps.work.run(deps.detector.detect, text[:MAX_PLAN_CHARS])
             message = pitfall_matches_message([(m.pitfall, m.score) for m in matches])
         except Exception:
             log.exception("pitfall check failed")

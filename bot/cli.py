@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate retrieval on the project's question set")
     evaluate.add_argument("--calibrate", action="store_true", help="also print the best thresholds")
     evaluate.add_argument("--misses", action="store_true", help="list the questions missed at 3")
+    evaluate.add_argument(
+        "--pitfalls",
+        action="store_true",
+        help="evaluate the pitfall detector instead (development and evaluation sets)",
+    )
     return parser
 
 
@@ -189,7 +194,8 @@ def _cmd_index(args: argparse.Namespace, out: TextIO) -> int:
     )
     out.write(
         f"Indexed {summary.documents} document(s) into {summary.passages} passages "
-        f"({summary.sentences} sentences) in {summary.seconds:.1f}s; "
+        f"({summary.sentences} sentences) in {summary.seconds:.1f}s "
+        f"({', '.join(f'{name} {secs:.1f}s' for name, secs in summary.phases.items())}); "
         f"index type: {summary.index_kind}; at {summary.path}\n"
     )
     return EXIT_OK
@@ -200,6 +206,8 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     from index.evaluate import calibrate, evaluate, format_table
     from knowledge import load_eval_set
 
+    if args.pitfalls:
+        return _eval_pitfalls(args, out)
     eval_set = load_eval_set()
     services = build_services(_settings())
     reports = evaluate(services.retriever, eval_set, progress=True)
@@ -216,6 +224,33 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
                 f"{report.mode}: best threshold {threshold:.3f} "
                 f"(answered {answered:.3f}, abstained {abstained:.3f})\n"
             )
+    return EXIT_OK
+
+
+def _eval_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.pitfalls import PitfallDetector, evaluate_detector
+    from bot.services import catalogue_path, make_embedder
+    from knowledge import EVAL_DIR, load_labelled_messages, load_pitfalls
+
+    settings = _settings()
+    detector = PitfallDetector(
+        embedder=make_embedder(settings),
+        pitfalls=load_pitfalls(catalogue_path(settings, "pitfalls.yaml")),
+        cache_dir=settings.data_dir / "cache",
+    )
+    out.write("set          messages  precision  recall   TP  FP  FN\n")
+    for name, path in (
+        ("development", EVAL_DIR / "pitfall_dev_messages.yaml"),
+        ("evaluation", EVAL_DIR / "pitfall_messages.yaml"),
+    ):
+        report = evaluate_detector(detector, load_labelled_messages(path))
+        out.write(
+            f"{name:<12} {report.messages:>8}  {report.precision:>9.3f}  {report.recall:>6.3f}  "
+            f"{report.true_positives:>3} {report.false_positives:>3} {report.false_negatives:>3}\n"
+        )
+        if args.misses:
+            for mistake in report.mistakes:
+                out.write(f"    {mistake}\n")
     return EXIT_OK
 
 

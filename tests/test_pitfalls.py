@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.pitfalls import PitfallDetector, evaluate_detector
-from knowledge import load_labelled_messages, load_pitfalls
+from knowledge import EVAL_DIR, load_labelled_messages, load_pitfalls
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +50,18 @@ def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -
 
 
 def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
-    # The bar we aim for is 0.90/0.90; this floor guards against regressions from today's
-    # 0.85 precision / 0.90 recall (see the closing note of the Slack app issue).
+    # The bar we aim for is 0.90/0.90; these floors guard against regressions from today's
+    # 0.86 precision / 0.90 recall on the evaluation set and 0.82 / 0.83 on the development set
+    # the settings were chosen on (see the closing note of the Slack app issue).
     report = evaluate_detector(detector, load_labelled_messages())
     assert report.messages >= 40
-    assert report.precision >= 0.80
+    assert report.precision >= 0.84
     assert report.recall >= 0.88
+    dev = evaluate_detector(
+        detector, load_labelled_messages(EVAL_DIR / "pitfall_dev_messages.yaml")
+    )
+    assert dev.messages >= 100
+    assert dev.precision >= 0.80 and dev.recall >= 0.80
 
 
 def test_cli_json_contract_and_batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
@@ -37,6 +38,20 @@ def make_web_client(settings: Settings) -> WebClient:
     return client
 
 
+LISTENER_WORKERS = 64
+
+
+def _started_pool(workers: int) -> ThreadPoolExecutor:
+    """A thread pool whose threads all exist already: a pool starts its threads one per
+    submission, and starting dozens inside a burst of requests delays their acks."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="listener")
+    barrier = threading.Barrier(workers + 1)
+    for _ in range(workers):
+        pool.submit(barrier.wait, 10)
+    barrier.wait(10)
+    return pool
+
+
 def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = None) -> App:
     """The Slack app. The token is checked by the caller (``mlbot serve``), not here."""
     app = App(
@@ -49,7 +64,7 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
         # the ack: with its default 10 workers, a burst of DMs (each busy answering) kept later
         # requests from being acknowledged for over a second. Waiting threads are cheap: the
         # model work itself runs on the few low-priority threads of ``deps.work``.
-        listener_executor=ThreadPoolExecutor(max_workers=64, thread_name_prefix="listener"),
+        listener_executor=_started_pool(LISTENER_WORKERS),
     )
     app.use(request_logging)
     app.use(make_dedupe_middleware(deps.storage))

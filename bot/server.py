@@ -152,6 +152,7 @@ class _Gateway:
 
     def __init__(self) -> None:
         self.handler: SlackRequestHandler | None = None
+        self.work: ModelWork | None = None
         self.failure: str | None = None
         self.ready = threading.Event()
 
@@ -167,7 +168,10 @@ class _Gateway:
             return self._json(start_response, "503 Service Unavailable", {"status": "loading"})
         if self.handler is None:
             return self._json(start_response, "404 Not Found", {"error": "not found"})
-        return self.handler(environ, start_response)
+        if self.work is None:
+            return self.handler(environ, start_response)
+        with self.work.acknowledging():
+            return self.handler(environ, start_response)
 
     @staticmethod
     def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
@@ -196,6 +200,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
             log.exception("the bot failed to load")
             threading.Thread(target=server.shutdown, daemon=True).start()
             return
+        gateway.work = deps.work
         gateway.handler = SlackRequestHandler(app)
         if settings.digest_scheduler:
             run_scheduler(deps.digests, interval=settings.digest_tick_seconds)

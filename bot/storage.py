@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    insert,
     select,
     update,
 )
@@ -196,9 +197,11 @@ class Storage:
     # Events -----------------------------------------------------------------------------------
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen; False for any redelivery."""
+        # A Core insert: this runs before every event is acknowledged, and the ORM's unit of
+        # work costs several times more for one row.
         try:
-            with self.session() as session:
-                session.add(ProcessedEvent(event_id=event_id))
+            with self.engine.begin() as connection:
+                connection.execute(insert(ProcessedEvent).values(event_id=event_id))
         except IntegrityError:
             return False
         return True

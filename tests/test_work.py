@@ -34,3 +34,48 @@ def test_model_work_raises_the_callers_error() -> None:
         assert work.run(lambda: "still working") == "still working"
     finally:
         work.shutdown()
+
+
+def test_model_work_waits_for_requests_being_acknowledged() -> None:
+    import time
+
+    work = ModelWork(workers=1, nice=0, max_defer=5)
+    results: list[float] = []
+    try:
+        runner = threading.Thread(target=lambda: results.append(work.run(time.monotonic)))
+        with work.acknowledging():
+            runner.start()
+            time.sleep(0.3)
+            assert not results  # held back while a request is being acknowledged
+            released = time.monotonic()
+        runner.join(5)
+        assert results and results[0] >= released
+    finally:
+        work.shutdown()
+
+
+def test_model_work_is_deferred_at_most_max_defer() -> None:
+    import time
+
+    work = ModelWork(workers=1, nice=0, max_defer=0.2)
+    try:
+        with work.acknowledging():
+            started = time.monotonic()
+            assert work.run(lambda: "done") == "done"
+            assert 0.15 <= time.monotonic() - started < 2
+    finally:
+        work.shutdown()
+
+
+def test_background_replies_run_and_their_failures_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    done = threading.Event()
+    work = ModelWork(workers=1, nice=0, reply_workers=1)  # one at a time, in order
+    try:
+        work.background(lambda: 1 / 0)
+        work.background(done.set)
+        assert done.wait(5)
+    finally:
+        work.shutdown()
+    assert "background reply failed" in caplog.text

@@ -26,10 +26,7 @@ def make_ml_pitfalls_handlers(
         else:
             ack(text=":mag: Checking your text for pitfalls…", response_type="ephemeral")
 
-    def check_plan(command: dict[str, Any], respond: Respond) -> None:
-        text = slack_to_plain(command.get("text", ""))
-        if not text.strip():
-            return  # the catalogue went out with the ack
+    def check_and_respond(text: str, respond: Respond) -> None:
         try:
             matches = deps.work.run(deps.detector.detect, text[:MAX_PLAN_CHARS])
             message = pitfall_matches_message([(m.pitfall, m.score) for m in matches])
@@ -37,5 +34,10 @@ def make_ml_pitfalls_handlers(
             log.exception("pitfall check failed")
             message = error_message(FAILURE_TEXT)
         respond(**message, response_type="ephemeral", replace_original=True)
+
+    def check_plan(command: dict[str, Any], respond: Respond) -> None:
+        text = slack_to_plain(command.get("text", ""))
+        if text.strip():  # (without text the catalogue went out with the ack)
+            deps.work.background(check_and_respond, text, respond)
 
     return ack_ml_pitfalls, check_plan

@@ -23,7 +23,9 @@ def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
             if event.get("thread_ts")
             else None
         )
-        answer_in_slack(
+        # Answered on the reply pool: this Bolt thread is free for other acks at once.
+        deps.work.background(
+            answer_in_slack,
             deps=deps,
             client=client,
             channel=channel,

@@ -35,7 +35,7 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
         if event.get("channel_type") != "im" and not is_question:
             # Radar off means the text is not even looked at.
             if deps.storage.radar_enabled(channel):
-                radar_check(deps, client, event)
+                deps.work.background(radar_check, deps, client, event)
             return
         # In a channel only follow-ups in the bot's threads count, and not those that mention
         # the bot: app_mention answers those.
@@ -43,7 +43,9 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
             earlier is None or mentions_user(text, context.bot_user_id)
         ):
             return
-        answer_in_slack(
+        # Answered on the reply pool: this Bolt thread is free for other acks at once.
+        deps.work.background(
+            answer_in_slack,
             deps=deps,
             client=client,
             channel=channel,

@@ -4,11 +4,14 @@ Two questions, two logistic regressions, both on three views of a text (its sent
 character 2–5-gram and word 1–2-gram TF-IDF):
 - *what is it about?* (topic): which pitfall's subject the text is on, or none. Trained on each
   pitfall's examples and near-misses as that pitfall's topic, unrelated messages as none.
-- *is it risky?* (risk): does the text describe the anti-pattern or sound practice. Trained on
-  every pitfall's examples (risky) against near-misses and unrelated messages, so the telling
-  phrases ("by Friday", "no flag", "only AUC") are learnt from all pitfalls together.
-P(pitfall) = P(topic) × P(risky). Near-misses are what this split is for: "dashboards and drift
-alerts went live before launch" is on the monitoring topic but not risky.
+- *is it risky?* (risk): does the text describe the anti-pattern or sound practice. Asked twice:
+  once of a model trained on every pitfall's examples (risky) against near-misses and unrelated
+  messages, so the telling phrases ("by Friday", "no flag", "only AUC") are learnt from all
+  pitfalls together, and once of the pitfall's own model (its examples against its
+  near-misses); the text must convince both.
+P(pitfall) = P(topic) × min(P(risky), P(risky | pitfall)). Near-misses are what this split is
+for: "dashboards and drift alerts went live before launch" is on the monitoring topic but not
+risky. Every pitfall that reaches the threshold is reported (a plan can risk several).
 
 Settings (C, thresholds) were chosen on a development set (``knowledge/eval/
 pitfall_dev_messages.yaml``) written apart from the catalogue and from the evaluation set.
@@ -45,12 +48,10 @@ __all__ = [
 ]
 
 # Chosen on the development set (never on the evaluation set), maximising the lower of
-# precision and recall: the best pitfall counts from DEFAULT_THRESHOLD, any other from
-# SECOND_PITFALL_THRESHOLD.
+# precision and recall.
 DEFAULT_THRESHOLD = 0.2
-SECOND_PITFALL_THRESHOLD = 0.9
 # Bumped when training changes, so a cached detector from older code is not reused.
-DETECTOR_VERSION = 3
+DETECTOR_VERSION = 4
 _C = 16.0
 # Texts with more sentences than this are also scored in windows of two sentences.
 _WHOLE_TEXT_SENTENCES = 3
@@ -102,7 +103,7 @@ class PitfallDetector:
         trained = self._load_trained(texts, labels, cache_dir)
         if trained is None:
             trained = self._train(texts, labels, cache_dir)
-        self._views, self._topic, self._risk = trained
+        self._views, self._topic, self._risk, self._own_risk = trained
 
     def _cache_key(self, texts: list[str], labels: list[int]) -> str:
         import sklearn
@@ -112,7 +113,7 @@ class PitfallDetector:
 
     def _load_trained(
         self, texts: list[str], labels: list[int], cache_dir: Path | None
-    ) -> tuple[Any, Any, Any] | None:
+    ) -> tuple[Any, Any, Any, list[Any]] | None:
         """The classifiers trained earlier for exactly this catalogue and model, if cached
         (training costs about two seconds of every start otherwise)."""
         if cache_dir is None:
@@ -121,17 +122,17 @@ class PitfallDetector:
         try:
             with path.open("rb") as handle:
                 # Our own file, written by _train below into the bot's data folder.
-                views, topic, risk = pickle.load(handle)  # noqa: S301
+                views, topic, risk, own_risk = pickle.load(handle)  # noqa: S301
         except FileNotFoundError:
             return None
         except Exception:
             log.warning("ignoring unreadable detector cache %s", path)
             return None
-        return views, topic, risk
+        return views, topic, risk, own_risk
 
     def _train(
         self, texts: list[str], labels: list[int], cache_dir: Path | None
-    ) -> tuple[Any, Any, Any]:
+    ) -> tuple[Any, Any, Any, list[Any]]:
         # scikit-learn costs over a second to import: only the detector's users pay for it.
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -144,20 +145,25 @@ class PitfallDetector:
         features = self._features([view.fit_transform(texts) for view in views], vectors)
         y = np.asarray(labels)
 
-        def fit(target: np.ndarray) -> Any:
+        def fit(rows: np.ndarray, target: np.ndarray) -> Any:
             return LogisticRegression(C=_C, class_weight="balanced", max_iter=5000).fit(
-                features, target
+                features[rows], target[rows]
             )
 
-        topic, risk = fit(y // 2), fit(y % 2)
+        everything = np.arange(len(y))
+        topic, risk = fit(everything, y // 2), fit(everything, y % 2)
+        own_risk = [
+            fit(np.flatnonzero(y // 2 == index), y % 2)
+            for index in range(len(self.pitfalls.pitfalls))
+        ]
         if cache_dir is not None:
             path = cache_dir / f"pitfall-detector-{self._cache_key(texts, labels)}.pickle"
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             with tmp.open("wb") as handle:
-                pickle.dump((views, topic, risk), handle)
+                pickle.dump((views, topic, risk, own_risk), handle)
             tmp.replace(path)
-        return views, topic, risk
+        return views, topic, risk, own_risk
 
     @staticmethod
     def _features(sparse: list[csr_matrix], vectors: np.ndarray) -> csr_matrix:
@@ -176,7 +182,8 @@ class PitfallDetector:
         # The topic model's classes are 0..count (count = none of the pitfalls).
         topic = self._topic.predict_proba(features)[:, :count]
         risky = self._risk.predict_proba(features)[:, 1]
-        return topic * risky[:, None]
+        own = np.stack([model.predict_proba(features)[:, 1] for model in self._own_risk], axis=1)
+        return topic * np.minimum(risky[:, None], own)
 
     def _training_vectors(self, texts: list[str], cache_dir: Path | None) -> np.ndarray:
         key = hashlib.sha256(
@@ -219,13 +226,7 @@ class PitfallDetector:
         probabilities = self.probabilities(pieces)
         best: dict[tuple[int, int], tuple[float, str]] = {}
         for row, (owner, piece) in enumerate(zip(owners, pieces, strict=True)):
-            # Most messages risk one pitfall: the best one counts at the threshold, any other
-            # only when it is itself very likely (a long plan's windows each get their own).
-            ranked = np.argsort(-probabilities[row])
-            columns = [int(ranked[0])] if probabilities[row, ranked[0]] >= self.threshold else []
-            columns += [
-                int(c) for c in ranked[1:] if probabilities[row, c] >= SECOND_PITFALL_THRESHOLD
-            ]
+            columns = np.flatnonzero(probabilities[row] >= self.threshold).tolist()
             for column in columns:
                 score = float(probabilities[row, column])
                 if score > best.get((owner, column), (0.0, ""))[0]:

@@ -51,17 +51,17 @@ def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -
 
 def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
     # The bar we aim for is 0.90/0.90; these floors guard against regressions from today's
-    # 0.86 precision / 0.90 recall on the evaluation set and 0.82 / 0.83 on the development set
+    # 0.87 precision / 0.88 recall on the evaluation set and 0.86 / 0.85 on the development set
     # the settings were chosen on (see the closing note of the Slack app issue).
     report = evaluate_detector(detector, load_labelled_messages())
     assert report.messages >= 40
-    assert report.precision >= 0.84
-    assert report.recall >= 0.88
+    assert report.precision >= 0.85
+    assert report.recall >= 0.86
     dev = evaluate_detector(
         detector, load_labelled_messages(EVAL_DIR / "pitfall_dev_messages.yaml")
     )
     assert dev.messages >= 100
-    assert dev.precision >= 0.80 and dev.recall >= 0.80
+    assert dev.precision >= 0.83 and dev.recall >= 0.83
 
 
 def test_cli_json_contract_and_batch(
@@ -115,3 +115,18 @@ def test_trained_detector_is_cached_and_reused(real_embedder, tmp_path: Path) ->
     cached[0].write_bytes(b"garbage")  # a damaged cache is retrained, not trusted
     third = PitfallDetector(embedder=real_embedder, pitfalls=load_pitfalls(), cache_dir=tmp_path)
     assert third.detect(text)[0].pitfall.id == "expecting-immediate-results"
+
+
+def test_cli_eval_pitfalls_reports_both_labelled_sets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    out = io.StringIO()
+    assert main(["eval", "--pitfalls", "--misses"], out=out) == 0
+    rows = {
+        line.split()[0]: line.split() for line in out.getvalue().splitlines() if line[:1] != " "
+    }
+    assert rows["development"][1] == "134" and rows["evaluation"][1] == "101"
+    assert float(rows["evaluation"][2]) >= 0.85 and float(rows["evaluation"][3]) >= 0.86
+    # --misses lists each wrong message with what was expected and what was found.
+    assert "expected [" in out.getvalue()

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from bot.answers import AnswerService
 from bot.settings import Settings
-from index.build import build_index
 from index.documents import knowledge_checksum
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.search import Retriever, Thresholds
@@ -72,6 +71,8 @@ def open_index(
         )
         return loaded
     notify(f"The knowledge in {settings.knowledge_dir} changed since the last build: rebuilding…")
+    from index.build import build_index  # bm25s and scipy: only when a build is needed
+
     summary = build_index(
         knowledge_dir=settings.knowledge_dir,
         index_dir=index_dir,

@@ -14,13 +14,16 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import bm25s
 import numpy as np
 
 from index.documents import CHUNKER_VERSION, Passage
+from index.keywords import KeywordIndex
 from index.vectors import IndexKind, VectorIndex
+
+if TYPE_CHECKING:
+    import bm25s  # building only: answering reads its arrays with KeywordIndex
 
 __all__ = [
     "FORMAT_VERSION",
@@ -87,7 +90,7 @@ class LoadedIndex:
     key_offsets: np.ndarray
     sentence_vectors: np.ndarray
     sentence_offsets: np.ndarray
-    bm25: bm25s.BM25
+    bm25: KeywordIndex
 
     def __post_init__(self) -> None:
         # Which passage each key vector belongs to (keys are stored passage by passage).
@@ -228,7 +231,7 @@ def load_index(index_dir: Path, *, model: str, dim: int | None = None) -> Loaded
         current = "sentence_offsets.npy"
         sentence_offsets = np.load(build / current)
         current = "bm25"
-        bm25 = bm25s.BM25.load(str(build / current))
+        bm25 = KeywordIndex.load(build / current)
     except Exception as exc:  # FAISS, numpy and json each raise their own types for damage
         raise IndexCorruptError(f"{build / current} is damaged ({exc}). {rebuild}") from None
     problems = []

@@ -168,3 +168,36 @@ def test_build_runs_each_passage_through_the_model_once(
     keys = loaded.vectors.reconstruct(loaded.key_ids_for(multi))
     assert np.allclose(keys[0], real_embedder.encode([passages[multi].text])[0], atol=1e-5)
     assert np.allclose(keys[1:], loaded.sentence_vectors_for(multi), atol=1e-6)
+
+
+def test_keyword_scores_equal_bm25s_without_importing_it(
+    knowledge_dir: Path, tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    import subprocess
+    import sys
+
+    import bm25s
+
+    from index.text import tokenize
+
+    build(knowledge_dir, tmp_path / "idx", fake_embedder)
+    loaded = load_index(tmp_path / "idx", model="test/hashing")
+    reference = bm25s.BM25.load(str(loaded.path / "bm25"))
+    for query in (
+        "hire a machine learning engineer",
+        "feature flag rollback safety net",
+        "baseline baseline model",  # a repeated term counts twice in both
+        "words the article never uses xyzzy",
+    ):
+        tokens = [t for t in tokenize(query) if t in reference.vocab_dict]
+        expected = reference.get_scores(tokens) if tokens else np.zeros(len(loaded.passages))
+        assert np.allclose(loaded.bm25.get_scores(tokens), expected, atol=1e-5)
+    # Answering never imports bm25s or scipy (they cost a cold start ~0.1 s).
+    probe = (
+        "import sys; from pathlib import Path; from index.store import load_index; "
+        "from index.search import Retriever; "
+        f"load_index(Path({str(tmp_path / 'idx')!r}), model='test/hashing'); "
+        "print(sorted(m for m in ('bm25s', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ IndexKind = Literal["flat", "hnsw"]
 # Below this many passages an exact search is both faster to build and fast enough to query.
 HNSW_THRESHOLD = 20_000
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 384
 
 

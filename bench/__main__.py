@@ -316,7 +316,9 @@ def _bench_build(run: Run, large: dict[str, Any]) -> None:
     per_text = built.unique_texts / built.seconds
     run.notes.append(
         f"build: raw encode throughput was measured on a {sample:,}-text sample of the passage "
-        f"texts (same process, right after the build) and extrapolated: encoding all "
+        f"texts (same process, just before and just after the build: "
+        f"{', '.join(f'{sample / s:.1f}' for s in built.raw_passage_seconds_runs)} passages/s; "
+        f"the floor is their mean) and extrapolated: encoding all "
         f"{built.passages:,} passages would take {built.passages / raw:.0f} s; the build took "
         f"{built.seconds:.0f} s"
     )

@@ -34,7 +34,9 @@ def _lower_priority(nice: int) -> None:
     if nice <= 0 or not hasattr(os, "setpriority"):
         return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        tid = threading.get_native_id()
+        # Relative to where the thread starts (setpriority takes an absolute value).
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
     except OSError:  # not permitted or not supported here: run at normal priority
         log.debug("could not lower the priority of the model threads", exc_info=True)
 

@@ -18,9 +18,11 @@ def test_model_work_runs_on_low_priority_threads_and_returns_results() -> None:
 
         name, priority = work.run(where)
         assert name.startswith("model")
-        assert priority == os.getpriority(os.PRIO_PROCESS, 0) + 7
+        assert priority == min(os.getpriority(os.PRIO_PROCESS, 0) + 7, 19)
         # The caller's own thread keeps its priority.
-        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < priority
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(
+            os.PRIO_PROCESS, 0
+        )
         assert work.run(lambda a, *, b: a + b, 2, b=3) == 5
     finally:
         work.shutdown()

@@ -228,16 +228,11 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _eval_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.pitfalls import PitfallDetector, evaluate_detector
-    from bot.services import catalogue_path, make_embedder
-    from knowledge import EVAL_DIR, load_labelled_messages, load_pitfalls
+    from bot.pitfalls import evaluate_detector
+    from bot.services import make_detector
+    from knowledge import EVAL_DIR, load_labelled_messages
 
-    settings = _settings()
-    detector = PitfallDetector(
-        embedder=make_embedder(settings),
-        pitfalls=load_pitfalls(catalogue_path(settings, "pitfalls.yaml")),
-        cache_dir=settings.data_dir / "cache",
-    )
+    detector = make_detector(_settings())
     out.write("set          messages  precision  recall   TP  FP  FN\n")
     for name, path in (
         ("development", EVAL_DIR / "pitfall_dev_messages.yaml"),
@@ -285,8 +280,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.pitfalls import PitfallDetector
-    from bot.services import catalogue_path, make_embedder
+    from bot.services import catalogue_path, make_detector
     from knowledge import load_pitfalls
 
     settings = _settings()
@@ -299,9 +293,7 @@ def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
             for pitfall in catalogue.pitfalls:
                 out.write(f"{pitfall.id}: {pitfall.title}\n    “{pitfall.source.quote}”\n")
         return EXIT_OK
-    detector = PitfallDetector(
-        embedder=make_embedder(settings), pitfalls=catalogue, cache_dir=settings.data_dir / "cache"
-    )
+    detector = make_detector(settings, pitfalls=catalogue)
     texts = [line.rstrip("\n") for line in sys.stdin] if args.text == "-" else [args.text]
     for text, matches in zip(texts, detector.score_many(texts), strict=True):
         if args.json:
@@ -368,18 +360,14 @@ def _digest_service(settings: Settings) -> DigestService:
     from bot.app import make_web_client
     from bot.pitfalls import PitfallDetector
     from bot.server import make_digest_service
-    from bot.services import catalogue_path, make_embedder
+    from bot.services import catalogue_path, make_detector
     from bot.storage import Storage
     from knowledge import load_pitfalls
 
     catalogue = load_pitfalls(catalogue_path(settings, "pitfalls.yaml"))
 
     def detector() -> PitfallDetector:
-        return PitfallDetector(
-            embedder=make_embedder(settings),
-            pitfalls=catalogue,
-            cache_dir=settings.data_dir / "cache",
-        )
+        return make_detector(settings, pitfalls=catalogue)
 
     return make_digest_service(
         settings,

@@ -23,7 +23,7 @@ from bot.blocks import digest_message
 from bot.deps import BotDeps
 from bot.digests import DigestService
 from bot.pitfalls import PitfallDetector
-from bot.services import build_services
+from bot.services import build_services, make_detector
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.work import ModelWork
@@ -89,11 +89,7 @@ def build_bot(
         settings = settings.model_copy(update={"embedding_threads": 1})
     services = build_services(settings)
     storage = Storage.from_url(settings.resolved_database_url)
-    detector = PitfallDetector(
-        embedder=services.embedder,
-        pitfalls=services.pitfalls,
-        cache_dir=settings.data_dir / "cache",
-    )
+    detector = make_detector(settings, embedder=services.embedder, pitfalls=services.pitfalls)
     digests = make_digest_service(
         settings,
         storage=storage,
@@ -151,8 +147,9 @@ class _Gateway:
     """WSGI entry: `/healthz` and `/slack/events`; answers 503 until the bot has loaded."""
 
     def __init__(self) -> None:
-        self.handler: SlackRequestHandler | None = None
-        self.work: ModelWork | None = None
+        # Set once the bot has loaded: the Slack handler, and the model work it holds back
+        # while requests are being acknowledged.
+        self.serving: tuple[SlackRequestHandler, ModelWork] | None = None
         self.failure: str | None = None
         self.ready = threading.Event()
 
@@ -164,14 +161,13 @@ class _Gateway:
             status = "200 OK" if self.ready.is_set() else "503 Service Unavailable"
             body = {"status": "ok" if self.ready.is_set() else (self.failure or "loading")}
             return self._json(start_response, status, body)
-        if path == "/slack/events" and self.handler is None:
+        if path == "/slack/events" and self.serving is None:
             return self._json(start_response, "503 Service Unavailable", {"status": "loading"})
-        if self.handler is None:
+        if self.serving is None:
             return self._json(start_response, "404 Not Found", {"error": "not found"})
-        if self.work is None:
-            return self.handler(environ, start_response)
-        with self.work.acknowledging():
-            return self.handler(environ, start_response)
+        handler, work = self.serving
+        with work.acknowledging():
+            return handler(environ, start_response)
 
     @staticmethod
     def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
@@ -200,8 +196,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
             log.exception("the bot failed to load")
             threading.Thread(target=server.shutdown, daemon=True).start()
             return
-        gateway.work = deps.work
-        gateway.handler = SlackRequestHandler(app)
+        gateway.serving = (SlackRequestHandler(app), deps.work)
         if settings.digest_scheduler:
             run_scheduler(deps.digests, interval=settings.digest_tick_seconds)
         gateway.ready.set()

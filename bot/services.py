@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.answers import AnswerService
 from bot.settings import Settings
@@ -16,6 +17,9 @@ from index.search import Retriever, Thresholds
 from index.store import LoadedIndex, load_index
 from knowledge import DEFAULT_KNOWLEDGE_DIR, load_checklists, load_pitfalls
 from knowledge.schema import Checklists, Pitfalls
+
+if TYPE_CHECKING:
+    from bot.pitfalls import PitfallDetector
 
 __all__ = [
     "Services",
@@ -102,6 +106,19 @@ def make_embedder(settings: Settings) -> Embedder:
         settings.embedding_backend,
         settings.resolved_onnx_cache_dir,
         settings.embedding_threads,
+    )
+
+
+def make_detector(
+    settings: Settings, *, embedder: Embedder | None = None, pitfalls: Pitfalls | None = None
+) -> PitfallDetector:
+    """The pitfall detector for these settings, its trained models cached in the data folder."""
+    from bot.pitfalls import PitfallDetector
+
+    return PitfallDetector(
+        embedder=embedder or make_embedder(settings),
+        pitfalls=pitfalls or load_pitfalls(catalogue_path(settings, "pitfalls.yaml")),
+        cache_dir=settings.data_dir / "cache",
     )
 
 

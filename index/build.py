@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,7 +32,7 @@ class BuildSummary:
     seconds: float
     index_kind: IndexKind
     path: Path
-    # Seconds per phase: reading, embedding, vector index, keyword index, writing.
+    # Seconds per phase, in order: reading, keyword index, embedding, vector index, writing.
     phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -40,6 +41,16 @@ _PASSAGE, _SENTENCE, _HINT = 0, 1, 2
 # Keys are gathered and added to the vector index this many at a time, so no second full copy
 # of the key vectors is ever held beside the index's own.
 _ADD_CHUNK = 16_384
+
+
+@contextmanager
+def _phase(phases: dict[str, float], name: str) -> Iterator[None]:
+    """Record how long the block takes as ``phases[name]``, in seconds."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = time.perf_counter() - started
 
 
 def _encode_spans_with_progress(
@@ -113,73 +124,67 @@ def embed_passages(
     highlighters of an answer.
     """
     phases = {} if phases is None else phases
-    started = time.perf_counter()
-    unique: dict[str, int] = {}
-    for passage in passages:
-        unique.setdefault(passage.text, len(unique))
-    first: dict[str, Passage] = {}
-    for passage in passages:
-        first.setdefault(passage.text, passage)
-    texts = list(unique)
-    passage_vectors, text_sentences = _encode_spans_with_progress(
-        embedder, texts, [_sentence_spans(first[t]) for t in texts], progress=progress
-    )
-    text_sentence_starts = np.cumsum([0, *(len(first[t].sentences) for t in texts)])
-    hints: dict[str, int] = {}
-    for passage in passages:
-        for hint in passage.hints:
-            hints.setdefault(hint, len(hints))
-    hint_vectors = (
-        embedder.encode(list(hints)) if hints else np.zeros((0, embedder.dim), np.float32)
-    )
-
-    # Sentence rows per passage; with no repeated passage text this is the text-level table.
-    sentence_rows = np.concatenate(
-        [np.zeros(0, np.int64)]
-        + [
-            np.arange(
-                text_sentence_starts[unique[p.text]], text_sentence_starts[unique[p.text] + 1]
-            )
-            for p in passages
-        ]
-    ).astype(np.int64)
-    sentence_offsets = np.cumsum([0, *(len(p.sentences) for p in passages)]).astype(np.int64)
-    if np.array_equal(sentence_rows, np.arange(len(text_sentences))):
-        sentence_vectors = text_sentences
-    else:
-        sentence_vectors = text_sentences[sentence_rows]
-    del text_sentences
-    phases["embedding"] = time.perf_counter() - started
-    started = time.perf_counter()
-
-    key_kind: list[int] = []
-    key_row: list[int] = []
-    key_offsets = [0]
-    for number, passage in enumerate(passages):
-        key_kind.append(_PASSAGE)
-        key_row.append(unique[passage.text])
-        if len(passage.sentences) > 1:
-            start, end = int(sentence_offsets[number]), int(sentence_offsets[number + 1])
-            key_kind += [_SENTENCE] * (end - start)
-            key_row += range(start, end)
-        key_kind += [_HINT] * len(passage.hints)
-        key_row += [hints[h] for h in passage.hints]
-        key_offsets.append(len(key_kind))
-    kinds = np.asarray(key_kind, dtype=np.int8)
-    rows = np.asarray(key_row, dtype=np.int64)
-    index = VectorIndex.create(embedder.dim, expected=len(kinds), kind=kind)
-    sources = {_PASSAGE: passage_vectors, _SENTENCE: sentence_vectors, _HINT: hint_vectors}
-    for start in range(0, len(kinds), _ADD_CHUNK):
-        chunk_kinds, chunk_rows = (
-            kinds[start : start + _ADD_CHUNK],
-            rows[start : start + _ADD_CHUNK],
+    with _phase(phases, "embedding"):
+        # Each distinct passage text once, with the first passage that has it.
+        first: dict[str, Passage] = {}
+        for passage in passages:
+            first.setdefault(passage.text, passage)
+        unique = {text: row for row, text in enumerate(first)}
+        passage_vectors, text_sentences = _encode_spans_with_progress(
+            embedder, list(first), [_sentence_spans(p) for p in first.values()], progress=progress
         )
-        chunk = np.empty((len(chunk_kinds), embedder.dim), dtype=np.float32)
-        for source, table in sources.items():
-            where = chunk_kinds == source
-            chunk[where] = table[chunk_rows[where]]
-        index.add(chunk)
-    phases["vector index"] = time.perf_counter() - started
+        text_sentence_starts = np.cumsum([0, *(len(p.sentences) for p in first.values())])
+        hints: dict[str, int] = {}
+        for passage in passages:
+            for hint in passage.hints:
+                hints.setdefault(hint, len(hints))
+        hint_vectors = (
+            embedder.encode(list(hints)) if hints else np.zeros((0, embedder.dim), np.float32)
+        )
+
+        # Sentence rows per passage; with no repeated passage text this is the text-level table.
+        sentence_rows = np.concatenate(
+            [np.zeros(0, np.int64)]
+            + [
+                np.arange(
+                    text_sentence_starts[unique[p.text]], text_sentence_starts[unique[p.text] + 1]
+                )
+                for p in passages
+            ]
+        ).astype(np.int64)
+        sentence_offsets = np.cumsum([0, *(len(p.sentences) for p in passages)]).astype(np.int64)
+        if np.array_equal(sentence_rows, np.arange(len(text_sentences))):
+            sentence_vectors = text_sentences
+        else:
+            sentence_vectors = text_sentences[sentence_rows]
+        del text_sentences
+
+    with _phase(phases, "vector index"):
+        key_kind: list[int] = []
+        key_row: list[int] = []
+        key_offsets = [0]
+        for number, passage in enumerate(passages):
+            key_kind.append(_PASSAGE)
+            key_row.append(unique[passage.text])
+            if len(passage.sentences) > 1:
+                start, end = int(sentence_offsets[number]), int(sentence_offsets[number + 1])
+                key_kind += [_SENTENCE] * (end - start)
+                key_row += range(start, end)
+            key_kind += [_HINT] * len(passage.hints)
+            key_row += [hints[h] for h in passage.hints]
+            key_offsets.append(len(key_kind))
+        kinds = np.asarray(key_kind, dtype=np.int8)
+        rows = np.asarray(key_row, dtype=np.int64)
+        index = VectorIndex.create(embedder.dim, expected=len(kinds), kind=kind)
+        sources = {_PASSAGE: passage_vectors, _SENTENCE: sentence_vectors, _HINT: hint_vectors}
+        for start in range(0, len(kinds), _ADD_CHUNK):
+            chunk_kinds = kinds[start : start + _ADD_CHUNK]
+            chunk_rows = rows[start : start + _ADD_CHUNK]
+            chunk = np.empty((len(chunk_kinds), embedder.dim), dtype=np.float32)
+            for source, table in sources.items():
+                where = chunk_kinds == source
+                chunk[where] = table[chunk_rows[where]]
+            index.add(chunk)
     return index, np.asarray(key_offsets, dtype=np.int64), sentence_vectors, sentence_offsets
 
 
@@ -206,17 +211,16 @@ def build_index(
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    if passages is None:
-        documents, passages = load_passages(knowledge_dir)
-        document_count = len(documents)
-    else:
-        document_count = len({p.doc_id for p in passages})
-    checksum = knowledge_checksum(knowledge_dir)
-    phases["reading"] = time.perf_counter() - started
+    with _phase(phases, "reading"):
+        if passages is None:
+            documents, passages = load_passages(knowledge_dir)
+            document_count = len(documents)
+        else:
+            document_count = len({p.doc_id for p in passages})
+        checksum = knowledge_checksum(knowledge_dir)
     # The keyword index first: its token lists peak while no vectors are held yet.
-    mark = time.perf_counter()
-    bm25 = build_bm25(passages)
-    phases["keyword index"] = time.perf_counter() - mark
+    with _phase(phases, "keyword index"):
+        bm25 = build_bm25(passages)
     vectors, key_offsets, sentence_vectors, sentence_offsets = embed_passages(
         embedder, passages, kind=kind or "auto", progress=progress, phases=phases
     )
@@ -235,17 +239,17 @@ def build_index(
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         build_seconds=round(seconds, 3),
     )
-    path = publish_index(
-        index_dir,
-        manifest=manifest,
-        passages=passages,
-        vectors=vectors,
-        key_offsets=key_offsets,
-        sentence_vectors=sentence_vectors,
-        sentence_offsets=sentence_offsets,
-        bm25=bm25,
-    )
-    phases["writing"] = time.perf_counter() - started - seconds
+    with _phase(phases, "writing"):
+        path = publish_index(
+            index_dir,
+            manifest=manifest,
+            passages=passages,
+            vectors=vectors,
+            key_offsets=key_offsets,
+            sentence_vectors=sentence_vectors,
+            sentence_offsets=sentence_offsets,
+            bm25=bm25,
+        )
     seconds = time.perf_counter() - started
     return BuildSummary(
         documents=document_count,

@@ -15,6 +15,7 @@ __all__ = [
     "EmbedderError",
     "SentenceTransformerEmbedder",
     "Span",
+    "encode_lost_spans",
     "encode_with_spans",
     "pool_spans",
     "resolve_model_path",
@@ -67,6 +68,22 @@ def pool_spans(
         mean = tokens[covered].mean(axis=0)
         out[row] = mean / max(float(np.linalg.norm(mean)), 1e-12)
     return out, missing
+
+
+def encode_lost_spans(
+    embedder: Embedder,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    span_vectors: list[np.ndarray],
+    lost: Sequence[tuple[int, int]],
+) -> None:
+    """Fill in the spans ``pool_spans`` found no token for (text ``i``, span ``m``): each is
+    encoded on its own, in one batch."""
+    if not lost:
+        return
+    vectors = embedder.encode([texts[i][slice(*spans[i][m])] for i, m in lost])
+    for (i, m), vector in zip(lost, vectors, strict=True):
+        span_vectors[i][m] = vector
 
 
 def encode_with_spans(
@@ -184,6 +201,7 @@ class SentenceTransformerEmbedder:
         )
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         span_vectors = []
+        lost: list[tuple[int, int]] = []
         for i, tokens in enumerate(token_sets):
             tokens = tokens.float().cpu().numpy()
             mean = tokens.mean(axis=0)
@@ -191,7 +209,7 @@ class SentenceTransformerEmbedder:
             real = np.flatnonzero(~np.asarray(marks["special_tokens_mask"][i], dtype=bool))
             offsets = np.asarray(marks["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)[real]
             vectors, missing = pool_spans(tokens[real], offsets, spans[i])
-            if missing:
-                vectors[missing] = self.encode([texts[i][slice(*spans[i][m])] for m in missing])
             span_vectors.append(vectors)
+            lost += [(i, m) for m in missing]
+        encode_lost_spans(self, texts, spans, span_vectors, lost)
         return out, span_vectors

@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import DEFAULT_MODEL, EmbedderError, Span, pool_spans, resolve_model_path
+from index.embedder import (
+    DEFAULT_MODEL,
+    EmbedderError,
+    Span,
+    encode_lost_spans,
+    pool_spans,
+    resolve_model_path,
+)
 
 __all__ = ["EXPORT_VERSION", "OnnxEmbedder", "export_onnx", "onnx_path_for"]
 
@@ -231,10 +238,7 @@ class OnnxEmbedder:
                 offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)[real]
                 span_vectors[i], missing = pool_spans(tokens[row, real], offsets, spans[i])
                 lost += [(i, m) for m in missing]
-        if lost:
-            texts_lost = [texts[i][slice(*spans[i][m])] for i, m in lost]
-            for (i, m), vector in zip(lost, self.encode(texts_lost), strict=True):
-                span_vectors[i][m] = vector
+        encode_lost_spans(self, texts, spans, span_vectors, lost)
         return out, span_vectors
 
     def encode(

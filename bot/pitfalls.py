@@ -1,7 +1,7 @@
 """The pitfall detector: text -> the pitfalls it risks, with scores.
 
-Two questions, two logistic regressions, both on three views of a text (its sentence embedding,
-character 2–5-gram and word 1–2-gram TF-IDF):
+Two questions, answered by logistic regressions on three views of a text (its sentence
+embedding, character 2–5-gram and word 1–2-gram TF-IDF):
 - *what is it about?* (topic): which pitfall's subject the text is on, or none. Trained on each
   pitfall's examples and near-misses as that pitfall's topic, unrelated messages as none.
 - *is it risky?* (risk): does the text describe the anti-pattern or sound practice. Asked twice:
@@ -115,7 +115,7 @@ class PitfallDetector:
         self, texts: list[str], labels: list[int], cache_dir: Path | None
     ) -> tuple[Any, Any, Any, list[Any]] | None:
         """The classifiers trained earlier for exactly this catalogue and model, if cached
-        (training costs about two seconds of every start otherwise)."""
+        (training costs about five seconds of every start otherwise)."""
         if cache_dir is None:
             return None
         path = cache_dir / f"pitfall-detector-{self._cache_key(texts, labels)}.pickle"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["KnowledgeError"]
+__all__ = ["KnowledgeError", "LocatedValueError"]
 
 
 class KnowledgeError(ValueError):
@@ -16,3 +16,12 @@ class KnowledgeError(ValueError):
         self.message = message
         where = f"{self.path}:{line}" if line else f"{self.path}"
         super().__init__(f"{where}: {message}")
+
+
+class LocatedValueError(ValueError):
+    """Raised by a schema validator about one value deeper than the model it validates:
+    ``loc`` (relative to that model) lets the loader name the value's own line."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from knowledge.errors import LocatedValueError
+
 __all__ = [
     "Advice",
     "Checklist",
     "ChecklistItem",
     "Checklists",
+    "CombinedExample",
     "EvalQuestion",
     "EvalSet",
     "Hint",
@@ -109,10 +112,26 @@ class Pitfall(_Strict):
     review_question: str
 
 
+class CombinedExample(_Strict):
+    """A training message that risks several pitfalls at once."""
+
+    text: str = Field(min_length=1)
+    pitfalls: list[str] = Field(min_length=2)
+
+    @field_validator("pitfalls")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a combined example names each pitfall once")
+        return value
+
+
 class Pitfalls(_Strict):
-    """The catalogue. ``examples``/``near_misses``/``unrelated_examples`` train the detector."""
+    """The catalogue. ``examples``/``near_misses``/``combined_examples``/``unrelated_examples``
+    train the detector."""
 
     pitfalls: list[Pitfall] = Field(min_length=1)
+    combined_examples: list[CombinedExample] = Field(default_factory=list)
     unrelated_examples: list[str] = Field(default_factory=list)
 
     @field_validator("pitfalls")
@@ -120,6 +139,18 @@ class Pitfalls(_Strict):
     def _ids_unique(cls, value: list[Pitfall]) -> list[Pitfall]:
         _unique([p.id for p in value], "pitfall")
         return value
+
+    @model_validator(mode="after")
+    def _combined_name_known_pitfalls(self) -> Pitfalls:
+        known = {p.id for p in self.pitfalls}
+        for index, example in enumerate(self.combined_examples):
+            unknown = sorted(set(example.pitfalls) - known)
+            if unknown:
+                raise LocatedValueError(
+                    f"unknown pitfall id(s) {', '.join(unknown)}",
+                    ("combined_examples", index, "pitfalls"),
+                )
+        return self
 
     def get(self, pitfall_id: str) -> Pitfall | None:
         return next((p for p in self.pitfalls if p.id == pitfall_id), None)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from knowledge.errors import KnowledgeError
+from knowledge.errors import KnowledgeError, LocatedValueError
 
 __all__ = ["load_yaml_model", "load_yaml_model_with_lines"]
 
@@ -82,6 +82,9 @@ def load_yaml_model_with_lines(
             _lines(_compose(text), (), lines)
         first = exc.errors()[0]
         loc = tuple(first["loc"])
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedValueError):
+            loc = (*loc, *cause.loc)
         field = ".".join(str(part) for part in loc) or "(top level)"
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
         raise KnowledgeError(

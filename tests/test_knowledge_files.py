@@ -119,3 +119,31 @@ def test_broken_yaml_and_missing_fields_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError) as info:
         load_pitfalls(path)
     assert info.value.line == 2 and "source" in str(info.value)
+
+
+def test_combined_example_with_unknown_pitfall_names_its_line(tmp_path: Path) -> None:
+    pitfall = (
+        "  - id: {id}\n"
+        "    title: T\n"
+        "    source: {{section: s, quote: q}}\n"
+        "    advice: [{{section: s, quote: q}}]\n"
+        "    examples: [x]\n"
+        "    review_question: q\n"
+    )
+    path = tmp_path / "pitfalls.yaml"
+    path.write_text(
+        "pitfalls:\n" + pitfall.format(id="a") + pitfall.format(id="b") + "combined_examples:\n"
+        "  - text: fine\n"
+        "    pitfalls: [a, b]\n"
+        "  - text: names a pitfall the catalogue lacks\n"
+        "    pitfalls: [a, typo]\n"
+    )
+    with pytest.raises(KnowledgeError) as info:
+        load_pitfalls(path)
+    assert info.value.line == 18
+    assert "combined_examples.1.pitfalls" in str(info.value) and "typo" in str(info.value)
+    path.write_text(path.read_text().replace("[a, typo]", "[a, a]"))
+    with pytest.raises(KnowledgeError, match="each pitfall once"):
+        load_pitfalls(path)
+    path.write_text(path.read_text().replace("[a, a]", "[b, a]"))
+    assert len(load_pitfalls(path).combined_examples) == 2

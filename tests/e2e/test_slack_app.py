@@ -374,7 +374,10 @@ def test_ml_pitfalls_catalogue_and_plan_check(running_app: RunningApp, slack: Fa
     assert status == 200 and "Checking" in body
     result = slack.wait_for("response_url:plan")[0]
     assert_valid_blocks(result.params)
-    assert "Expecting immediate results" in json.dumps(result.params["blocks"])
+    shown = json.dumps(result.params["blocks"], ensure_ascii=False)
+    assert "Expecting immediate results" in shown
+    # The sentence of the plan that shows the pitfall is quoted back.
+    assert "Spotted in: “Plan: we train the churn model this week and promise the board" in shown
 
 
 def test_rate_limited_post_is_retried_once_and_delivered(

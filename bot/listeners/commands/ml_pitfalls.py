@@ -29,7 +29,7 @@ def make_ml_pitfalls_handlers(
     def check_and_respond(text: str, respond: Respond) -> None:
         try:
             matches = deps.work.run(deps.detector.detect, text[:MAX_PLAN_CHARS])
-            message = pitfall_matches_message([(m.pitfall, m.score) for m in matches])
+            message = pitfall_matches_message([(m.pitfall, m.score, m.evidence) for m in matches])
         except Exception:
             log.exception("pitfall check failed")
             message = error_message(FAILURE_TEXT)

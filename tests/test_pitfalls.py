@@ -69,12 +69,12 @@ def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -
 
 def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
     # The bar we aim for is 0.90/0.90; these floors guard against regressions from today's
-    # 0.95 precision / 0.82 recall on the evaluation set and 0.92 / 0.91 on the development set
-    # the settings were chosen on (see the closing note of the Slack app issue).
+    # 0.89 precision / 0.86 recall on the evaluation set (251 messages) and 0.92 / 0.91 on the
+    # development set the settings were chosen on (see the closing note of the Slack app issue).
     report = evaluate_detector(detector, load_labelled_messages())
-    assert report.messages >= 40
-    assert report.precision >= 0.92
-    assert report.recall >= 0.80
+    assert report.messages >= 250
+    assert report.precision >= 0.87
+    assert report.recall >= 0.84
     dev = evaluate_detector(
         detector, load_labelled_messages(EVAL_DIR / "pitfall_dev_messages.yaml")
     )
@@ -144,7 +144,7 @@ def test_cli_eval_pitfalls_reports_both_labelled_sets(
     rows = {
         line.split()[0]: line.split() for line in out.getvalue().splitlines() if line[:1] != " "
     }
-    assert rows["development"][1] == "284" and rows["evaluation"][1] == "101"
-    assert float(rows["evaluation"][2]) >= 0.92 and float(rows["evaluation"][3]) >= 0.80
+    assert rows["development"][1] == "284" and rows["evaluation"][1] == "251"
+    assert float(rows["evaluation"][2]) >= 0.87 and float(rows["evaluation"][3]) >= 0.84
     # --misses lists each wrong message with what was expected and what was found.
     assert "expected [" in out.getvalue()

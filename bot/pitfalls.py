@@ -65,6 +65,8 @@ _EMBEDDING_WEIGHT = 0.3
 _SENTENCE_FACTOR = 0.6
 # Sentences scored per text at most (a pasted plan can be long).
 _MAX_PIECES = 40
+# Trained detectors (and their training vectors) kept in the cache folder.
+_KEEP_CACHED = 3
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,14 @@ def _training_rows(pitfalls: Pitfalls) -> tuple[list[str], list[int], list[int]]
             add([example.text], index_of[pitfall_id], 1)
     add(pitfalls.unrelated_examples, len(pitfalls.pitfalls), 0)
     return texts, topics, risky
+
+
+def _prune(cache_dir: Path, pattern: str, keep: int = _KEEP_CACHED) -> None:
+    """Delete all but the ``keep`` newest cache files: every edit of the catalogue trains
+    anew, and the old models would otherwise pile up in the data folder."""
+    files = sorted(cache_dir.glob(pattern), key=lambda f: f.stat().st_mtime, reverse=True)
+    for stale in files[keep:]:
+        stale.unlink(missing_ok=True)
 
 
 def _pieces(raw: str) -> list[str]:
@@ -213,6 +223,7 @@ class PitfallDetector:
             with tmp.open("wb") as handle:
                 pickle.dump((views, topic, risk, own_risk), handle)
             tmp.replace(path)
+            _prune(cache_dir, "pitfall-detector-*.pickle")
         return views, topic, risk, own_risk
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
@@ -247,6 +258,7 @@ class PitfallDetector:
             tmp = path.with_suffix(".tmp.npy")
             np.save(tmp, vectors)
             tmp.replace(path)
+            _prune(path.parent, "pitfall-vectors-*.npy")
         return vectors
 
     def score_many(self, texts: Sequence[str]) -> list[list[PitfallMatch]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from bot.cli import main
 from bot.pitfalls import PitfallDetector, evaluate_detector
 from knowledge import EVAL_DIR, load_labelled_messages, load_pitfalls
+from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.slow
 
@@ -148,3 +150,15 @@ def test_cli_eval_pitfalls_reports_both_labelled_sets(
     assert float(rows["evaluation"][2]) >= 0.87 and float(rows["evaluation"][3]) >= 0.84
     # --misses lists each wrong message with what was expected and what was found.
     assert "expected [" in out.getvalue()
+
+
+def test_old_cached_detectors_are_pruned(tmp_path: Path) -> None:
+    for age in range(5):
+        stale = tmp_path / f"pitfall-detector-old{age}.pickle"
+        stale.write_bytes(b"old")
+        os.utime(stale, (1_000_000 + age, 1_000_000 + age))
+    PitfallDetector(embedder=HashingEmbedder(), pitfalls=load_pitfalls(), cache_dir=tmp_path)
+    kept = sorted(p.name for p in tmp_path.glob("pitfall-detector-*.pickle"))
+    # The new model and the two newest old ones stay.
+    assert len(kept) == 3 and "pitfall-detector-old4.pickle" in kept
+    assert "pitfall-detector-old3.pickle" in kept and "pitfall-detector-old0.pickle" not in kept

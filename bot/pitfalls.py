@@ -28,6 +28,7 @@ evaluation set. The trained detector is cached on disk.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import pickle
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.embedder import Embedder
+from index.store import write_atomic
 from index.text import clean_text, split_sentences
 from knowledge.schema import LabelledMessages, Pitfall, Pitfalls
 
@@ -112,11 +114,14 @@ def _training_rows(pitfalls: Pitfalls) -> tuple[list[str], list[int], list[int]]
     return texts, topics, risky
 
 
-def _prune(cache_dir: Path, pattern: str, keep: int = _KEEP_CACHED) -> None:
-    """Delete all but the ``keep`` newest cache files: every edit of the catalogue trains
-    anew, and the old models would otherwise pile up in the data folder."""
-    files = sorted(cache_dir.glob(pattern), key=lambda f: f.stat().st_mtime, reverse=True)
-    for stale in files[keep:]:
+def _save_cache(path: Path, data: bytes, pattern: str) -> None:
+    """Write a cache file atomically (``serve`` and ``worker`` may train at once), then delete
+    all but the newest ``_KEEP_CACHED`` files matching ``pattern``: every edit of the catalogue
+    trains anew, and the old models would otherwise pile up in the data folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
+    files = sorted(path.parent.glob(pattern), key=lambda f: f.stat().st_mtime, reverse=True)
+    for stale in files[_KEEP_CACHED:]:
         stale.unlink(missing_ok=True)
 
 
@@ -217,13 +222,11 @@ class PitfallDetector:
                 for index in range(len(self.pitfalls.pitfalls))
             ]
         if cache_dir is not None:
-            path = self._cache_path(rows, cache_dir)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as handle:
-                pickle.dump((views, topic, risk, own_risk), handle)
-            tmp.replace(path)
-            _prune(cache_dir, "pitfall-detector-*.pickle")
+            _save_cache(
+                self._cache_path(rows, cache_dir),
+                pickle.dumps((views, topic, risk, own_risk)),
+                "pitfall-detector-*.pickle",
+            )
         return views, topic, risk, own_risk
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
@@ -254,11 +257,9 @@ class PitfallDetector:
                 log.warning("ignoring unreadable pitfall cache %s", path)
         vectors = self.embedder.encode(texts)
         if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npy")
-            np.save(tmp, vectors)
-            tmp.replace(path)
-            _prune(path.parent, "pitfall-vectors-*.npy")
+            buffer = io.BytesIO()
+            np.save(buffer, vectors)
+            _save_cache(path, buffer.getvalue(), "pitfall-vectors-*.npy")
         return vectors
 
     def score_many(self, texts: Sequence[str]) -> list[list[PitfallMatch]]:

@@ -36,6 +36,7 @@ __all__ = [
     "load_index",
     "publish_index",
     "read_manifest",
+    "write_atomic",
 ]
 
 FORMAT_VERSION = 1
@@ -106,7 +107,8 @@ class LoadedIndex:
         return self.sentence_vectors[start:end]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never part."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -144,7 +146,7 @@ def publish_index(
                 handle.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
         bm25.save(str(build / "bm25"))
         (build / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2) + "\n")
-        _write_atomic(index_dir / _CURRENT, build.name.encode())
+        write_atomic(index_dir / _CURRENT, build.name.encode())
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise

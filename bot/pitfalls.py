@@ -265,42 +265,32 @@ class PitfallDetector:
     def score_many(self, texts: Sequence[str]) -> list[list[PitfallMatch]]:
         """Matches above the threshold for each text, best first (one encode call in all)."""
         pieces: list[str] = []
-        owners: list[int] = []
-        whole: list[bool] = []
+        spans: list[tuple[int, int, int]] = []  # (text number, row of the whole text, end row)
         for number, raw in enumerate(texts):
             text = clean_text(raw)
-            if not text:
-                continue
-            sentences = _pieces(raw)
-            pieces += [text, *sentences]
-            owners += [number] * (1 + len(sentences))
-            whole += [True] + [False] * len(sentences)
+            if text:
+                start = len(pieces)
+                pieces += [text, *_pieces(raw)]
+                spans.append((number, start, len(pieces)))
         results: list[list[PitfallMatch]] = [[] for _ in texts]
         if not pieces:
             return results
         probabilities = self.probabilities(pieces)
-        count = len(self.pitfalls.pitfalls)
-        scores = np.zeros((len(texts), count))
-        evidence = np.full((len(texts), count), -1)  # row of the most telling sentence
-        for row, (owner, is_whole) in enumerate(zip(owners, whole, strict=True)):
-            factor = 1.0 if is_whole else _SENTENCE_FACTOR
-            scores[owner] = np.maximum(scores[owner], factor * probabilities[row])
-            if not is_whole:
-                better = (evidence[owner] < 0) | (
-                    probabilities[row] > probabilities[evidence[owner], np.arange(count)]
+        for number, start, end in spans:
+            scores = probabilities[start]
+            sentences = probabilities[start + 1 : end]  # empty for a one-sentence text
+            if len(sentences):
+                scores = np.maximum(scores, _SENTENCE_FACTOR * sentences.max(axis=0))
+            for column in np.flatnonzero(scores >= self.threshold).tolist():
+                evidence = (
+                    pieces[start + 1 + int(sentences[:, column].argmax())]
+                    if len(sentences)
+                    else None
                 )
-                evidence[owner, better] = row
-        for owner, column in zip(*np.nonzero(scores >= self.threshold), strict=True):
-            row = int(evidence[owner, column])
-            results[owner].append(
-                PitfallMatch(
-                    self.pitfalls.pitfalls[column],
-                    float(scores[owner, column]),
-                    pieces[row] if row >= 0 else None,
+                results[number].append(
+                    PitfallMatch(self.pitfalls.pitfalls[column], float(scores[column]), evidence)
                 )
-            )
-        for matches in results:
-            matches.sort(key=lambda m: -m.score)
+            results[number].sort(key=lambda m: -m.score)
         return results
 
     def detect(self, text: str) -> list[PitfallMatch]:

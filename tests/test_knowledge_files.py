@@ -9,6 +9,7 @@ import pytest
 from index.documents import load_passages
 from knowledge import (
     DEFAULT_KNOWLEDGE_DIR,
+    EVAL_DIR,
     load_checklists,
     load_eval_set,
     load_labelled_messages,
@@ -90,6 +91,8 @@ def test_eval_sets_are_large_enough_and_grounded(sections: dict[str, str]) -> No
     assert len(messages.messages) >= 40
     known = {p.id for p in load_pitfalls().pitfalls}
     assert {pid for m in messages.messages for pid in m.pitfalls} <= known
+    dev = load_labelled_messages(EVAL_DIR / "pitfall_dev_messages.yaml")
+    assert {pid for m in dev.messages for pid in m.pitfalls} <= known
 
 
 def test_invalid_checklist_file_names_the_line(tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--pitfalls",
         action="store_true",
-        help="evaluate the pitfall detector instead (development and evaluation sets)",
+        help="evaluate the pitfall detector instead (5-fold cross-validation over its training "
+        "messages, then the evaluation set)",
     )
     return parser
 
@@ -228,17 +229,36 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _eval_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.pitfalls import evaluate_detector
-    from bot.services import make_detector
-    from knowledge import EVAL_DIR, load_labelled_messages
+    from bot.pitfalls import PitfallDetector, cross_validate_detector, evaluate_detector
+    from bot.services import catalogue_path, make_detector, make_embedder, training_messages
+    from knowledge import load_labelled_messages, load_pitfalls
+    from knowledge.schema import LabelledMessage, LabelledMessages
 
-    detector = make_detector(_settings())
+    settings = _settings()
+    embedder = make_embedder(settings)
+    catalogue = load_pitfalls(catalogue_path(settings, "pitfalls.yaml"))
+    reports = []
+    messages = training_messages(settings, catalogue)
+    if messages:
+
+        def train(kept: Sequence[LabelledMessage]) -> PitfallDetector:
+            return PitfallDetector(embedder=embedder, pitfalls=catalogue, messages=kept)
+
+        def progress(fold: int, folds: int) -> None:
+            print(
+                f"cross-validating on the training messages: fold {fold}/{folds}…", file=sys.stderr
+            )
+
+        report = cross_validate_detector(
+            train, LabelledMessages(messages=messages), progress=progress
+        )
+        reports.append(("crossval", report))
+    detector = make_detector(settings, embedder=embedder, pitfalls=catalogue)
+    reports.append(
+        ("evaluation", evaluate_detector(detector, load_labelled_messages(pitfalls=catalogue)))
+    )
     out.write("set          messages  precision  recall   TP  FP  FN\n")
-    for name, path in (
-        ("development", EVAL_DIR / "pitfall_dev_messages.yaml"),
-        ("evaluation", EVAL_DIR / "pitfall_messages.yaml"),
-    ):
-        report = evaluate_detector(detector, load_labelled_messages(path))
+    for name, report in reports:
         out.write(
             f"{name:<12} {report.messages:>8}  {report.precision:>9.3f}  {report.recall:>6.3f}  "
             f"{report.true_positives:>3} {report.false_positives:>3} {report.false_negatives:>3}\n"

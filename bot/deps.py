@@ -19,6 +19,6 @@ class BotDeps:
     storage: Storage
     detector: PitfallDetector
     digests: DigestService
-    radar_threshold: float = 0.4
+    radar_threshold: float = 0.5
     # Where answers and pitfall checks run: low-priority threads, so acks come first.
     work: ModelWork = field(default_factory=ModelWork)

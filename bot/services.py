@@ -15,8 +15,14 @@ from index.documents import knowledge_checksum
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.search import Retriever, Thresholds
 from index.store import LoadedIndex, load_index
-from knowledge import DEFAULT_KNOWLEDGE_DIR, load_checklists, load_pitfalls
-from knowledge.schema import Checklists, Pitfalls
+from knowledge import (
+    DEFAULT_KNOWLEDGE_DIR,
+    TRAINING_MESSAGES,
+    load_checklists,
+    load_labelled_messages,
+    load_pitfalls,
+)
+from knowledge.schema import Checklists, LabelledMessage, Pitfalls
 
 if TYPE_CHECKING:
     from bot.pitfalls import PitfallDetector
@@ -28,6 +34,7 @@ __all__ = [
     "make_embedder",
     "open_index",
     "stderr_notice",
+    "training_messages",
 ]
 
 Notify = Callable[[str], None]
@@ -109,15 +116,28 @@ def make_embedder(settings: Settings) -> Embedder:
     )
 
 
+def training_messages(settings: Settings, pitfalls: Pitfalls) -> list[LabelledMessage]:
+    """The labelled messages that train the detector beside the catalogue: the knowledge
+    folder's own ``pitfall_training_messages.yaml``, else the shipped one, but only with the
+    shipped catalogue (its labels name the shipped pitfalls)."""
+    path = catalogue_path(settings, TRAINING_MESSAGES)
+    shipped_catalogue = catalogue_path(settings, "pitfalls.yaml").parent == DEFAULT_KNOWLEDGE_DIR
+    if path.parent == DEFAULT_KNOWLEDGE_DIR and not shipped_catalogue:
+        return []
+    return load_labelled_messages(path, pitfalls=pitfalls).messages
+
+
 def make_detector(
     settings: Settings, *, embedder: Embedder | None = None, pitfalls: Pitfalls | None = None
 ) -> PitfallDetector:
     """The pitfall detector for these settings, its trained models cached in the data folder."""
     from bot.pitfalls import PitfallDetector
 
+    pitfalls = pitfalls or load_pitfalls(catalogue_path(settings, "pitfalls.yaml"))
     return PitfallDetector(
         embedder=embedder or make_embedder(settings),
-        pitfalls=pitfalls or load_pitfalls(catalogue_path(settings, "pitfalls.yaml")),
+        pitfalls=pitfalls,
+        messages=training_messages(settings, pitfalls),
         cache_dir=settings.data_dir / "cache",
     )
 

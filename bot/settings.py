@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     digest_scheduler: bool = True  # `mlbot serve` also runs the digest scheduler in-process
     digest_tick_seconds: int = Field(default=60, ge=1)
     digest_lease_seconds: int = Field(default=300, ge=1)
-    radar_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    radar_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
     # Serving: answers and pitfall checks run on this many low-priority threads (one model
     # thread each when EMBEDDING_THREADS is unset), so acknowledgements are never queued behind

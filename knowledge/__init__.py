@@ -1,7 +1,8 @@
 """The knowledge base: markdown documents plus validated checklists and pitfalls.
 
 Markdown documents live anywhere below the knowledge folder (``articles/`` for the shipped ones);
-``checklists.yaml`` and ``pitfalls.yaml`` sit at its top; ``eval/`` holds the project's own
+``checklists.yaml``, ``pitfalls.yaml`` and ``pitfall_training_messages.yaml`` sit at its top;
+``eval/`` holds the project's own
 evaluation sets, which are not indexed.
 """
 
@@ -16,6 +17,7 @@ from knowledge.yamlfile import load_yaml_model
 __all__ = [
     "DEFAULT_KNOWLEDGE_DIR",
     "EVAL_DIR",
+    "TRAINING_MESSAGES",
     "KnowledgeError",
     "load_checklists",
     "load_eval_set",
@@ -25,6 +27,8 @@ __all__ = [
 
 DEFAULT_KNOWLEDGE_DIR = Path(__file__).resolve().parent
 EVAL_DIR = DEFAULT_KNOWLEDGE_DIR / "eval"
+# Labelled messages that train the pitfall detector beside pitfalls.yaml.
+TRAINING_MESSAGES = "pitfall_training_messages.yaml"
 
 
 def load_checklists(path: Path = DEFAULT_KNOWLEDGE_DIR / "checklists.yaml") -> Checklists:
@@ -39,5 +43,9 @@ def load_eval_set(path: Path = EVAL_DIR / "questions.yaml") -> EvalSet:
     return load_yaml_model(path, EvalSet)
 
 
-def load_labelled_messages(path: Path = EVAL_DIR / "pitfall_messages.yaml") -> LabelledMessages:
-    return load_yaml_model(path, LabelledMessages)
+def load_labelled_messages(
+    path: Path = EVAL_DIR / "pitfall_messages.yaml", *, pitfalls: Pitfalls | None = None
+) -> LabelledMessages:
+    """Labelled messages; with ``pitfalls``, every pitfall id must be in that catalogue."""
+    context = {"pitfall_ids": [p.id for p in pitfalls.pitfalls]} if pitfalls else None
+    return load_yaml_model(path, LabelledMessages, context=context)

@@ -176,9 +176,32 @@ class LabelledMessage(_Strict):
     text: str = Field(min_length=1)
     pitfalls: list[str] = Field(default_factory=list)
 
+    @field_validator("pitfalls")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a message names each pitfall once")
+        return value
+
 
 class LabelledMessages(_Strict):
+    """Messages labelled with the pitfalls they exhibit. Loaded with the context
+    ``{"pitfall_ids": ...}``, every id must be one of those."""
+
     messages: list[LabelledMessage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _name_known_pitfalls(self, info: ValidationInfo) -> LabelledMessages:
+        known = (info.context or {}).get("pitfall_ids")
+        if known is None:
+            return self
+        for index, message in enumerate(self.messages):
+            unknown = sorted(set(message.pitfalls) - set(known))
+            if unknown:
+                raise LocatedValueError(
+                    f"unknown pitfall id(s) {', '.join(unknown)}", ("messages", index, "pitfalls")
+                )
+        return self
 
 
 class Hint(_Strict):

@@ -9,7 +9,7 @@ import pytest
 from index.documents import load_passages
 from knowledge import (
     DEFAULT_KNOWLEDGE_DIR,
-    EVAL_DIR,
+    TRAINING_MESSAGES,
     load_checklists,
     load_eval_set,
     load_labelled_messages,
@@ -91,8 +91,12 @@ def test_eval_sets_are_large_enough_and_grounded(sections: dict[str, str]) -> No
     assert len(messages.messages) >= 40
     known = {p.id for p in load_pitfalls().pitfalls}
     assert {pid for m in messages.messages for pid in m.pitfalls} <= known
-    dev = load_labelled_messages(EVAL_DIR / "pitfall_dev_messages.yaml")
-    assert {pid for m in dev.messages for pid in m.pitfalls} <= known
+    training = load_labelled_messages(
+        DEFAULT_KNOWLEDGE_DIR / TRAINING_MESSAGES, pitfalls=load_pitfalls()
+    )
+    assert len(training.messages) >= 860
+    # No training message is also an evaluation message.
+    assert not {m.text for m in training.messages} & {m.text for m in messages.messages}
 
 
 def test_invalid_checklist_file_names_the_line(tmp_path: Path) -> None:
@@ -150,3 +154,45 @@ def test_combined_example_with_unknown_pitfall_names_its_line(tmp_path: Path) ->
         load_pitfalls(path)
     path.write_text(path.read_text().replace("[a, a]", "[b, a]"))
     assert len(load_pitfalls(path).combined_examples) == 2
+
+
+def test_training_messages_must_name_catalogue_pitfalls(tmp_path: Path) -> None:
+    path = tmp_path / TRAINING_MESSAGES
+    path.write_text(
+        "messages:\n"
+        "  - text: Ship it to everyone, no flag.\n"
+        "    pitfalls: [no-production-safety-net]\n"
+        "  - text: Accuracy is all that matters.\n"
+        "    pitfalls: [model-metric-over-product]\n"
+    )
+    with pytest.raises(KnowledgeError) as info:
+        load_labelled_messages(path, pitfalls=load_pitfalls())
+    assert info.value.line == 5 and "model-metric-over-product" in str(info.value)
+    path.write_text(
+        path.read_text().replace(
+            "model-metric-over-product", "no-production-safety-net, no-production-safety-net"
+        )
+    )
+    with pytest.raises(KnowledgeError, match="each pitfall once"):
+        load_labelled_messages(path)
+
+
+def test_shipped_training_messages_only_train_the_shipped_catalogue(knowledge_dir: Path) -> None:
+    from bot.services import training_messages
+    from bot.settings import Settings
+
+    settings = Settings(knowledge_dir=knowledge_dir)
+    assert len(training_messages(settings, load_pitfalls())) >= 860
+    # A catalogue of one's own: the shipped messages are labelled with pitfalls it may not have.
+    (knowledge_dir / "pitfalls.yaml").write_text(
+        (DEFAULT_KNOWLEDGE_DIR / "pitfalls.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    own = load_pitfalls(knowledge_dir / "pitfalls.yaml")
+    assert training_messages(settings, own) == []
+    # ... until the folder has training messages of its own.
+    (knowledge_dir / TRAINING_MESSAGES).write_text(
+        "messages:\n"
+        "  - text: Ship it to everyone, no flag.\n"
+        "    pitfalls: [no-production-safety-net]\n"
+    )
+    assert [m.text for m in training_messages(settings, own)] == ["Ship it to everyone, no flag."]

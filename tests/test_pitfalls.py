@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.pitfalls import PitfallDetector, evaluate_detector
-from knowledge import EVAL_DIR, load_labelled_messages, load_pitfalls
+from bot.pitfalls import PitfallDetector, cross_validate_detector, evaluate_detector
+from knowledge import (
+    DEFAULT_KNOWLEDGE_DIR,
+    TRAINING_MESSAGES,
+    load_labelled_messages,
+    load_pitfalls,
+)
+from knowledge.schema import LabelledMessage, LabelledMessages
 from tests.fakes import HashingEmbedder
 
 pytestmark = pytest.mark.slow
@@ -20,8 +26,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def detector(real_embedder, tmp_path_factory: pytest.TempPathFactory) -> PitfallDetector:  # type: ignore[no-untyped-def]
+    catalogue = load_pitfalls()
+    messages = load_labelled_messages(DEFAULT_KNOWLEDGE_DIR / TRAINING_MESSAGES, pitfalls=catalogue)
     return PitfallDetector(
-        embedder=real_embedder, pitfalls=load_pitfalls(), cache_dir=tmp_path_factory.mktemp("cache")
+        embedder=real_embedder,
+        pitfalls=catalogue,
+        messages=messages.messages,
+        cache_dir=tmp_path_factory.mktemp("cache"),
     )
 
 
@@ -60,8 +71,8 @@ def test_ordinary_and_healthy_messages_are_not_flagged(detector: PitfallDetector
 
 def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -> None:
     matches = detector.detect(
-        "We promised the board churn halves in the model's first week. Its AUC on the test set "
-        "is the only success measure; nobody will look at retention."
+        "We promised the board churn halves in the model's first week. Success is the model's "
+        "AUC on the test set; nobody needs to look at retention."
     )
     assert len(matches) >= 2
     scores = [m.score for m in matches]
@@ -70,18 +81,12 @@ def test_scores_are_probabilities_sorted_best_first(detector: PitfallDetector) -
 
 
 def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
-    # The bar we aim for is 0.90/0.90; these floors guard against regressions from today's
-    # 0.89 precision / 0.86 recall on the evaluation set (251 messages) and 0.92 / 0.91 on the
-    # development set the settings were chosen on (see the closing note of the Slack app issue).
+    # The bar is 0.90/0.90: today 0.913 precision / 0.908 recall on the evaluation set (551
+    # messages; see the closing note of the Slack app issue). These floors catch regressions.
     report = evaluate_detector(detector, load_labelled_messages())
-    assert report.messages >= 250
-    assert report.precision >= 0.87
-    assert report.recall >= 0.84
-    dev = evaluate_detector(
-        detector, load_labelled_messages(EVAL_DIR / "pitfall_dev_messages.yaml")
-    )
-    assert dev.messages >= 280
-    assert dev.precision >= 0.90 and dev.recall >= 0.89
+    assert report.messages >= 550
+    assert report.precision >= 0.90
+    assert report.recall >= 0.90
 
 
 def test_cli_json_contract_and_batch(
@@ -146,8 +151,11 @@ def test_cli_eval_pitfalls_reports_both_labelled_sets(
     rows = {
         line.split()[0]: line.split() for line in out.getvalue().splitlines() if line[:1] != " "
     }
-    assert rows["development"][1] == "284" and rows["evaluation"][1] == "251"
-    assert float(rows["evaluation"][2]) >= 0.87 and float(rows["evaluation"][3]) >= 0.84
+    # Each training message scored by a detector that never saw it (5 folds).
+    assert rows["crossval"][1] == "869"
+    assert float(rows["crossval"][2]) >= 0.89 and float(rows["crossval"][3]) >= 0.88
+    assert rows["evaluation"][1] == "551"
+    assert float(rows["evaluation"][2]) >= 0.90 and float(rows["evaluation"][3]) >= 0.90
     # --misses lists each wrong message with what was expected and what was found.
     assert "expected [" in out.getvalue()
 
@@ -162,3 +170,30 @@ def test_old_cached_detectors_are_pruned(tmp_path: Path) -> None:
     # The new model and the two newest old ones stay.
     assert len(kept) == 3 and "pitfall-detector-old4.pickle" in kept
     assert "pitfall-detector-old3.pickle" in kept and "pitfall-detector-old0.pickle" not in kept
+
+
+def test_cross_validation_never_scores_a_message_with_a_detector_trained_on_it() -> None:
+    catalogue = load_pitfalls()
+    messages = LabelledMessages(
+        messages=[
+            LabelledMessage(text=f"message {n}", pitfalls=["no-monitoring"] if n % 3 else [])
+            for n in range(23)
+        ]
+    )
+    trained_on: list[set[str]] = []
+
+    def train(kept):  # type: ignore[no-untyped-def]
+        trained_on.append({m.text for m in kept})
+        return PitfallDetector(embedder=HashingEmbedder(), pitfalls=catalogue, messages=kept)
+
+    seen = []
+    report = cross_validate_detector(
+        train, messages, folds=4, progress=lambda fold, folds: seen.append((fold, folds))
+    )
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert report.messages == 23
+    everything = {m.text for m in messages.messages}
+    held_out = [everything - kept for kept in trained_on]
+    # Every message is held out exactly once, by folds of near-equal size.
+    assert sorted(len(h) for h in held_out) == [5, 6, 6, 6]
+    assert set().union(*held_out) == everything

@@ -112,18 +112,24 @@ class Pitfall(_Strict):
     review_question: str
 
 
-class CombinedExample(_Strict):
-    """A training message that risks several pitfalls at once."""
+class LabelledMessage(_Strict):
+    """A message and the pitfalls it exhibits (none for ordinary messages and near-misses)."""
 
     text: str = Field(min_length=1)
-    pitfalls: list[str] = Field(min_length=2)
+    pitfalls: list[str] = Field(default_factory=list)
 
     @field_validator("pitfalls")
     @classmethod
     def _distinct(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
-            raise ValueError("a combined example names each pitfall once")
+            raise ValueError("a message names each pitfall once")
         return value
+
+
+class CombinedExample(LabelledMessage):
+    """A catalogue message that risks several pitfalls at once."""
+
+    pitfalls: list[str] = Field(min_length=2)
 
 
 class Pitfalls(_Strict):
@@ -170,18 +176,6 @@ class OutOfDomainQuestion(_Strict):
 class EvalSet(_Strict):
     in_domain: list[EvalQuestion] = Field(min_length=1)
     out_of_domain: list[OutOfDomainQuestion] = Field(min_length=1)
-
-
-class LabelledMessage(_Strict):
-    text: str = Field(min_length=1)
-    pitfalls: list[str] = Field(default_factory=list)
-
-    @field_validator("pitfalls")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("a message names each pitfall once")
-        return value
 
 
 class LabelledMessages(_Strict):

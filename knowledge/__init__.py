@@ -2,8 +2,7 @@
 
 Markdown documents live anywhere below the knowledge folder (``articles/`` for the shipped ones);
 ``checklists.yaml``, ``pitfalls.yaml`` and ``pitfall_training_messages.yaml`` sit at its top;
-``eval/`` holds the project's own
-evaluation sets, which are not indexed.
+``eval/`` holds the project's own evaluation sets, which are not indexed.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from knowledge.errors import LocatedValueError
@@ -132,6 +134,18 @@ class CombinedExample(LabelledMessage):
     pitfalls: list[str] = Field(min_length=2)
 
 
+def _name_known_pitfalls(
+    messages: Sequence[LabelledMessage], known: Collection[str], field: str
+) -> None:
+    """Reject the first message that names a pitfall not in ``known``, at its own line."""
+    for index, message in enumerate(messages):
+        unknown = sorted(set(message.pitfalls) - set(known))
+        if unknown:
+            raise LocatedValueError(
+                f"unknown pitfall id(s) {', '.join(unknown)}", (field, index, "pitfalls")
+            )
+
+
 class Pitfalls(_Strict):
     """The catalogue. ``examples``/``near_misses``/``combined_examples``/``unrelated_examples``
     train the detector."""
@@ -148,14 +162,9 @@ class Pitfalls(_Strict):
 
     @model_validator(mode="after")
     def _combined_name_known_pitfalls(self) -> Pitfalls:
-        known = {p.id for p in self.pitfalls}
-        for index, example in enumerate(self.combined_examples):
-            unknown = sorted(set(example.pitfalls) - known)
-            if unknown:
-                raise LocatedValueError(
-                    f"unknown pitfall id(s) {', '.join(unknown)}",
-                    ("combined_examples", index, "pitfalls"),
-                )
+        _name_known_pitfalls(
+            self.combined_examples, {p.id for p in self.pitfalls}, "combined_examples"
+        )
         return self
 
     def get(self, pitfall_id: str) -> Pitfall | None:
@@ -187,14 +196,8 @@ class LabelledMessages(_Strict):
     @model_validator(mode="after")
     def _name_known_pitfalls(self, info: ValidationInfo) -> LabelledMessages:
         known = (info.context or {}).get("pitfall_ids")
-        if known is None:
-            return self
-        for index, message in enumerate(self.messages):
-            unknown = sorted(set(message.pitfalls) - set(known))
-            if unknown:
-                raise LocatedValueError(
-                    f"unknown pitfall id(s) {', '.join(unknown)}", ("messages", index, "pitfalls")
-                )
+        if known is not None:
+            _name_known_pitfalls(self.messages, known, "messages")
         return self
 
 

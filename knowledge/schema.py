@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -172,9 +173,21 @@ class Pitfalls(_Strict):
 
 
 class EvalQuestion(_Strict):
+    """A question and the verbatim spans that answer it. ``list_items`` (one fragment from every
+    item) marks a question whose answer is a whole list; ``kind`` groups questions in reports."""
+
     id: str
     question: str = Field(min_length=1)
     answers: list[str] = Field(min_length=1)
+    kind: Literal["general", "list", "headcount", "readiness"] = "general"
+    list_items: list[str] = Field(default_factory=list)
+    doc: str | None = None
+
+    @model_validator(mode="after")
+    def _list_items_for_lists(self) -> EvalQuestion:
+        if (self.kind == "list") != bool(self.list_items):
+            raise ValueError("a list question names its list_items, and only a list question")
+        return self
 
 
 class OutOfDomainQuestion(_Strict):

@@ -6,11 +6,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from index.compose import Composer, Composition
 from index.search import Retriever
 from index.text import clean_text
 from knowledge.schema import Checklists
 
 __all__ = ["Answer", "AnswerPassage", "AnswerService", "QuestionError", "clean_question"]
+
+
+# Hits the composer may draw on (the lead may come from below the passages listed).
+COMPOSE_DEPTH = 5
 
 
 class QuestionError(ValueError):
@@ -48,6 +53,8 @@ class Answer:
     nearest_topics: tuple[str, ...] = ()
     truncated: bool = False
     related_checklist: str | None = None
+    # The answer as a reader sees it: the answering quote first, then support (when answered).
+    composition: Composition | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -69,6 +76,7 @@ class Answer:
             "nearest_topics": list(self.nearest_topics),
             "truncated": self.truncated,
             "related_checklist": self.related_checklist,
+            "answer": self.composition.to_json() if self.composition else None,
         }
 
 
@@ -87,12 +95,17 @@ class AnswerService:
         self.passages = passages
         self.max_question_chars = max_question_chars
         self._checklist_by_section = _checklists_by_section(checklists)
+        self.composer = Composer(retriever)
 
     def answer(self, question: str, *, k: int | None = None, context: str | None = None) -> Answer:
         cleaned, truncated = clean_question(question, max_chars=self.max_question_chars)
         if context:
             context, _ = clean_question(context, max_chars=self.max_question_chars)
-        result = self.retriever.search(cleaned, k=k or self.passages, context=context or None)
+        shown = k or self.passages
+        # Composing looks a little further down the ranking than the passages it lists.
+        result = self.retriever.search(
+            cleaned, k=max(shown, COMPOSE_DEPTH), context=context or None
+        )
         if not result.answered:
             return Answer(
                 question=cleaned,
@@ -113,8 +126,9 @@ class AnswerService:
                 path=hit.passage.path,
                 line=hit.passage.line,
             )
-            for hit in result.hits
+            for hit in result.hits[:shown]
         )
+        composition = self.composer.compose(result)
         return Answer(
             question=cleaned,
             answered=True,
@@ -122,13 +136,20 @@ class AnswerService:
             confidence=result.confidence,
             nearest_topics=tuple(result.nearest_sections),
             truncated=truncated,
-            related_checklist=self._related_checklist(passages),
+            related_checklist=self._related_checklist(composition, passages),
+            composition=composition,
         )
 
-    def _related_checklist(self, passages: tuple[AnswerPassage, ...]) -> str | None:
-        if not passages:
+    def _related_checklist(
+        self, composition: Composition | None, passages: tuple[AnswerPassage, ...]
+    ) -> str | None:
+        if composition is not None:
+            section = composition.lead.section
+        elif passages:
+            section = passages[0].section
+        else:
             return None
-        votes = self._checklist_by_section.get(passages[0].section)
+        votes = self._checklist_by_section.get(section)
         return votes.most_common(1)[0][0] if votes else None
 
 

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answers import Answer
-from knowledge.schema import Checklist, ChecklistItem, Checklists, Pitfall, Pitfalls
+from index.compose import Quote
+
+if TYPE_CHECKING:
+    from bot.pitfalls import PitfallMatch
+from knowledge.schema import (
+    Checklist,
+    ChecklistItem,
+    Checklists,
+    Pitfall,
+    Pitfalls,
+    SourceQuote,
+)
 
 __all__ = [
     "MAX_BLOCKS",
@@ -18,7 +29,9 @@ __all__ = [
     "error_message",
     "escape",
     "pitfall_catalogue_message",
+    "pitfall_detail_message",
     "pitfall_matches_message",
+    "quote_mrkdwn",
     "shared_checklist_message",
     "unknown_topic_message",
 ]
@@ -27,6 +40,7 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_CONTEXT_TEXT = 2000
 MAX_FALLBACK_TEXT = 3000
+MAX_HEADING_CHARS = 70
 
 Blocks = list[dict[str, Any]]
 
@@ -96,19 +110,40 @@ def _message(text: str, blocks: Blocks) -> dict[str, Any]:
     return {"text": _trim(text, MAX_FALLBACK_TEXT), "blocks": _fit(blocks)}
 
 
-def _quote(text: str, highlights: Sequence[str]) -> str:
-    body = escape(text)
-    for sentence in highlights:
-        body = body.replace(escape(sentence), f"*{escape(sentence)}*", 1)
-    return "> " + body
+def _source_line(section: str, source: str, *, with_title: bool) -> str:
+    """One short line naming where a quote comes from: section › subsection."""
+    # The last two headings say where it is; long headings (whole sentences in some
+    # documents) are cut.
+    parts = [p.strip() for p in section.split(" > ") if p.strip()][-2:] if section else []
+    if with_title or not parts:
+        parts.insert(0, source)
+    return " › ".join(escape(_trim(p, MAX_HEADING_CHARS)) for p in parts)
+
+
+def _bolded(text: str, bold: Sequence[str]) -> str:
+    """Escape ``text``; bold it whole when it is one of the answering parts."""
+    return f"*{escape(text)}*" if text in bold else escape(text)
+
+
+def quote_mrkdwn(quote: Quote) -> str:
+    """A verbatim quote as Slack block quote lines: prose, then list items, answer in bold."""
+    lines = []
+    if quote.sentences:
+        lines.append(" ".join(_bolded(s, quote.bold) for s in quote.sentences))
+    lines += [f"• {_bolded(item, quote.bold)}" for item in quote.items]
+    if quote.more_items:
+        lines.append(f"_…and {quote.more_items} more_")
+    return "\n".join(f"> {line}" for line in lines)
 
 
 def answer_message(answer: Answer, *, answer_id: int | None = None) -> dict[str, Any]:
-    """An answer: each passage quoted with its source and section, answering sentences in bold."""
+    """An answer: the answering quote first, at most two supporting quotes, each with one short
+    source line; the document title once (or per quote when they differ)."""
     blocks: Blocks = []
     if answer.truncated:
         blocks.append(_context("Your question was long, so I used its beginning."))
-    if not answer.answered:
+    composition = answer.composition
+    if not answer.answered or composition is None:
         topics = "\n".join(f"• {escape(t)}" for t in answer.nearest_topics)
         text = (
             "I don't know: my knowledge base doesn't cover that question, "
@@ -119,19 +154,19 @@ def answer_message(answer: Answer, *, answer_id: int | None = None) -> dict[str,
             blocks.append(_section(f"*The nearest topics I do cover:*\n{topics}"))
         fallback = text
     else:
-        for passage in answer.passages:
-            where = f"*{escape(passage.source)}*"
-            if passage.section:
-                where += f" › {escape(passage.section)}"
-            blocks.append(_section(f"{where}\n{_quote(passage.text, passage.highlights)}"))
+        quotes = (composition.lead, *composition.support)
+        one_source = len({q.source for q in quotes}) == 1
+        for number, quote in enumerate(quotes):
+            if number == 1:
+                blocks.append(_context("Also relevant:"))
+            line = _source_line(quote.section, quote.source, with_title=not one_source)
+            blocks.append(_section(f"{quote_mrkdwn(quote)}\n_{line}_"))
+        footer = [f"From _{escape(composition.lead.source)}_"] if one_source else []
         if answer.related_checklist:
-            blocks.append(
-                _context(
-                    f":clipboard: Related checklist: `/ml-checklist {answer.related_checklist}`"
-                )
-            )
-        top = answer.passages[0]
-        fallback = f"From {top.section or top.source}: {(top.highlights or (top.text,))[0]}"
+            footer.append(f":clipboard: `/ml-checklist {answer.related_checklist}`")
+        if footer:
+            blocks.append(_context(" · ".join(footer)))
+        fallback = composition.text
     if answer_id is not None:
         blocks.append(
             {
@@ -209,7 +244,8 @@ def checklist_message(
         blocks.append(
             _section(
                 _item_text(item),
-                block_id=f"chk|{checklist.id}|{item.id}",
+                # The head count rides along so a tick can redraw the same checklist.
+                block_id=f"chk|{checklist.id}|{item.id}|{head_count or ''}",
                 accessory=accessory,
             )
         )
@@ -250,38 +286,49 @@ def shared_checklist_message(
 # Pitfalls ------------------------------------------------------------------------------------
 
 
-def _pitfall_section(pitfall: Pitfall, *, score: float | None = None) -> Blocks:
-    title = f"*{escape(pitfall.title)}*"
-    if score is not None:
-        title += f"  _(match {score:.2f})_"
-    advice = "\n".join(
-        f"> “{escape(a.quote)}”\n> — _{escape(a.section)}_" for a in pitfall.advice[:3]
-    )
-    return [
-        _section(
-            f"{title}\n_Why it matters ({escape(pitfall.source.section)}):_ "
-            f"“{escape(pitfall.source.quote)}”"
-        ),
-        _section(f"*What helps:*\n{advice}"),
-    ]
+def _advice_quote(advice: SourceQuote) -> str:
+    """A catalogue quote as a block quote with its short source line."""
+    where = _source_line(advice.section, "", with_title=False)
+    return f"> “{escape(advice.quote)}”\n_{where}_"
 
 
 def pitfall_catalogue_message(pitfalls: Pitfalls) -> dict[str, Any]:
-    blocks: Blocks = [
-        _header("ML pitfalls to watch for"),
-        _context("Paste a plan with `/ml-pitfalls <text>` to see which of these it risks."),
-    ]
-    for pitfall in pitfalls.pitfalls:
-        blocks.append({"type": "divider"})
-        blocks.extend(_pitfall_section(pitfall))
+    """The catalogue on one screen: a line per pitfall; details with ``/ml-pitfalls <id>``."""
+    lines = [f"• *{escape(p.title)}*  `{p.id}`" for p in pitfalls.pitfalls]
+    blocks: Blocks = [_header("ML pitfalls to watch for")]
+    # One section holds up to 3,000 characters: long catalogues take a few.
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > MAX_SECTION_TEXT:
+            blocks.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(_section("\n".join(chunk)))
+    blocks.append(
+        _context(
+            "`/ml-pitfalls <id>` for why it matters and what helps · "
+            "`/ml-pitfalls <your plan>` to check a plan"
+        )
+    )
     return _message("ML pitfalls to watch for", blocks)
 
 
-def pitfall_matches_message(
-    matches: Sequence[tuple[Pitfall, float, str | None]],
-) -> dict[str, Any]:
-    """The pitfalls a text risks: each with its score, the sentence of the text that shows it
-    (when the text has several) and the advice that counters it."""
+def pitfall_detail_message(pitfall: Pitfall) -> dict[str, Any]:
+    """One pitfall in full: why it matters, every piece of advice, a question for review."""
+    advice = [a for a in pitfall.advice if a.quote != pitfall.source.quote]
+    blocks: Blocks = [
+        _header(pitfall.title),
+        _section(f"*Why it matters*\n{_advice_quote(pitfall.source)}"),
+        _section("*What helps*\n" + "\n".join(_advice_quote(a) for a in advice)),
+        _context(f":speech_balloon: For your next review: {escape(pitfall.review_question)}"),
+    ]
+    return _message(f"{pitfall.title}: {advice[0].quote if advice else ''}", blocks)
+
+
+def pitfall_matches_message(matches: Sequence[PitfallMatch]) -> dict[str, Any]:
+    """The pitfalls a text risks: each with the sentence of the text that shows it (when the
+    text has several) and the advice that best counters it."""
     if not matches:
         return _message(
             "No pitfalls spotted",
@@ -293,14 +340,15 @@ def pitfall_matches_message(
             ],
         )
     blocks: Blocks = [_header(f"{len(matches)} pitfall{'s' if len(matches) > 1 else ''} to watch")]
-    for pitfall, score, evidence in matches:
+    for match in matches:
+        pitfall = match.pitfall
         blocks.append({"type": "divider"})
-        section, advice = _pitfall_section(pitfall, score=score)
-        blocks.append(section)
-        if evidence:
-            blocks.append(_context(f":mag: Spotted in: “{escape(_trim(evidence, 280))}”"))
-        blocks.append(advice)
-    names = ", ".join(p.title for p, _, _ in matches)
+        text = f"*{escape(pitfall.title)}*"
+        if match.evidence:
+            text += f"\n:mag: Spotted in: “{escape(_trim(match.evidence, 280))}”"
+        blocks.append(_section(f"{text}\n*What helps:*\n{_advice_quote(match.best_advice)}"))
+    blocks.append(_context("`/ml-pitfalls <id>` for more on one pitfall"))
+    names = ", ".join(m.pitfall.title for m in matches)
     return _message(f"Pitfalls to watch: {names}", blocks)
 
 
@@ -329,11 +377,10 @@ def digest_message(digest: Any) -> dict[str, Any]:
             pitfall = spotted.pitfall
             times = "once" if spotted.count == 1 else f"{spotted.count} times"
             example = f" · <{spotted.permalink}|example>" if spotted.permalink else ""
-            advice = pitfall.advice[0]
             blocks.append(
                 _section(
                     f"*{escape(pitfall.title)}* came up {times}{example}\n"
-                    f"> “{escape(advice.quote)}”\n> — _{escape(advice.section)}_"
+                    f"{_advice_quote(spotted.advice)}"
                 )
             )
     else:
@@ -343,8 +390,8 @@ def digest_message(digest: Any) -> dict[str, Any]:
     blocks.append(
         _section(
             f"*Pitfall to watch: {escape(watch.title)}*\n"
-            f"“{escape(watch.source.quote)}” — _{escape(watch.source.section)}_\n"
-            f"*What helps:* “{escape(watch.advice[0].quote)}”"
+            f"{_advice_quote(watch.source)}\n"
+            f"What helps:\n{_advice_quote(watch.advice[0])}"
         )
     )
     blocks.append(
@@ -357,16 +404,16 @@ def digest_message(digest: Any) -> dict[str, Any]:
     return _message(f"ML pitfalls digest: {spotted_names}. To watch: {watch.title}", blocks)
 
 
-def radar_nudge_message(pitfall: Pitfall) -> dict[str, Any]:
-    advice = pitfall.advice[0]
+def radar_nudge_message(match: PitfallMatch) -> dict[str, Any]:
+    pitfall = match.pitfall
     blocks: Blocks = [
         _section(
             f":wave: Friendly heads-up: your message may risk *{escape(pitfall.title)}*.\n"
-            f"> “{escape(advice.quote)}”\n> — _{escape(advice.section)}_"
+            f"{_advice_quote(match.best_advice)}"
         ),
         _context("Only you can see this. `/ml-radar off` turns these nudges off for the channel."),
     ]
-    return _message(f"Heads-up: {pitfall.title}", blocks)
+    return _message(f"Heads-up: {pitfall.title}. {match.best_advice.quote}", blocks)
 
 
 def home_view(
@@ -374,13 +421,14 @@ def home_view(
     progress: Sequence[tuple[str, str, int, int]],
     subscriptions: Sequence[tuple[str, str]],
 ) -> dict[str, Any]:
-    """The App Home tab: how to ask, checklist progress, digest subscriptions."""
+    """The App Home tab: how to ask, checklist progress (channel, checklist title, done,
+    total), digest subscriptions."""
     blocks: Blocks = [
         _header("ML Leaders Bot"),
         _section(
             "*Ask me anything about leading ML work*: DM me, or @mention me in a channel. "
-            "I answer with passages quoted from the knowledge base and say so when it doesn't "
-            "cover your question.\n"
+            "I answer with the knowledge base's own words, the answer first, and say so when it "
+            "doesn't cover your question.\n"
             "• `/ml-checklist [topic]`: hiring, team-structure, pipeline, evaluation, pitfalls\n"
             "• `/ml-pitfalls [your plan]`: which ML pitfalls a plan risks\n"
             "• `/ml-digest subscribe`: a weekly digest of pitfalls for a channel\n"
@@ -390,8 +438,8 @@ def home_view(
     ]
     if progress:
         lines = [
-            f"• <#{channel}> `{checklist}`: {done} of {total} ticked"
-            for channel, checklist, done, total in progress[:40]
+            f"• <#{channel}> *{escape(title)}*: {done} of {total} ticked"
+            for channel, title, done, total in progress[:40]
         ]
         blocks.append(_section("*Your checklists*\n" + "\n".join(lines)))
     else:

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--no-rebuild", action="store_true", help="do not rebuild a stale index, answer from it"
     )
+    ask.add_argument(
+        "--verbose", action="store_true", help="also print scores and where each quote is"
+    )
 
     index = commands.add_parser("index", help="build or inspect the search index")
     index_commands = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
@@ -68,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the text; - reads one text per stdin line; none lists all",
     )
     pitfalls.add_argument("--json", action="store_true", help="print JSON (one object per text)")
+    pitfalls.add_argument("--verbose", action="store_true", help="also print match scores")
 
     checklist = commands.add_parser("checklist", help="print a checklist, or the list of topics")
     checklist.add_argument("topic", nargs="?", default="")
@@ -99,9 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply all migrations (also done on start)")
     db_commands.add_parser("current", help="print the database's migration revision")
 
-    evaluate = commands.add_parser("eval", help="evaluate retrieval on the project's question set")
+    evaluate = commands.add_parser(
+        "eval", help="evaluate retrieval and answer composition on the project's question sets"
+    )
     evaluate.add_argument("--calibrate", action="store_true", help="also print the best thresholds")
-    evaluate.add_argument("--misses", action="store_true", help="list the questions missed at 3")
+    evaluate.add_argument(
+        "--misses",
+        action="store_true",
+        help="list the questions missed at 3 and the answers that start late or cut a list",
+    )
+    evaluate.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        metavar="YAML",
+        help="a question set to evaluate (repeatable; default: knowledge/eval/questions.yaml "
+        "and answer_questions.yaml)",
+    )
     evaluate.add_argument(
         "--pitfalls",
         action="store_true",
@@ -156,7 +174,9 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             _emit_json(answer.to_json(), out)
         else:
-            out.write(render_answer_text(answer, color=out.isatty()) + "\n")
+            out.write(
+                render_answer_text(answer, color=out.isatty(), verbose=args.verbose) + "\n"
+            )
         return EXIT_OK
 
     if args.question == "-":
@@ -203,28 +223,42 @@ def _cmd_index(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from bot.answer_eval import evaluate_composition, format_composition
     from bot.services import build_services
     from index.evaluate import calibrate, evaluate, format_table
-    from knowledge import load_eval_set
+    from knowledge import EVAL_DIR, load_eval_set
 
     if args.pitfalls:
         return _eval_pitfalls(args, out)
-    eval_set = load_eval_set()
+    paths = [Path(p) for p in args.sets or ()] or [
+        EVAL_DIR / "questions.yaml",
+        EVAL_DIR / "answer_questions.yaml",
+    ]
+    sets = [(path, load_eval_set(path)) for path in paths]
     services = build_services(_settings())
-    reports = evaluate(services.retriever, eval_set, progress=True)
-    out.write(format_table(reports) + "\n")
-    if args.misses:
-        for report in reports:
-            out.write(f"{report.mode} missed at 3: {', '.join(report.misses) or 'none'}\n")
-    if args.calibrate:
-        for report in reports:
-            threshold, answered, abstained = calibrate(
-                services.retriever, eval_set, mode=report.mode
-            )
-            out.write(
-                f"{report.mode}: best threshold {threshold:.3f} "
-                f"(answered {answered:.3f}, abstained {abstained:.3f})\n"
-            )
+    for path, eval_set in sets:
+        out.write(f"== {path.name}\n")
+        reports = evaluate(services.retriever, eval_set, progress=True)
+        out.write(format_table(reports) + "\n")
+        composition = evaluate_composition(services.answers, eval_set, progress=True)
+        out.write(format_composition(composition) + "\n")
+        if args.misses:
+            for report in reports:
+                out.write(f"{report.mode} missed at 3: {', '.join(report.misses) or 'none'}\n")
+            for miss in composition.misses():
+                out.write(f"composition: {miss}\n")
+        if args.calibrate:
+            for report in reports:
+                threshold, answered, abstained = calibrate(
+                    services.retriever, eval_set, mode=report.mode
+                )
+                out.write(
+                    f"{report.mode}: best threshold {threshold:.3f} "
+                    f"(answered {answered:.3f}, abstained {abstained:.3f})\n"
+                )
+        out.write("\n")
     return EXIT_OK
 
 
@@ -300,6 +334,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.pitfalls import find_pitfall
     from bot.services import catalogue_path, make_detector
     from knowledge import load_pitfalls
 
@@ -313,6 +348,18 @@ def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
             for pitfall in catalogue.pitfalls:
                 out.write(f"{pitfall.id}: {pitfall.title}\n    “{pitfall.source.quote}”\n")
         return EXIT_OK
+    named = find_pitfall(catalogue, args.text) if args.text != "-" else None
+    if named is not None:
+        if args.json:
+            _emit_json(named.model_dump(include={"id", "title", "source", "advice"}), out)
+            return EXIT_OK
+        out.write(f"{named.title} ({named.id})\n")
+        out.write(f"  Why it matters: “{named.source.quote}”\n    — {named.source.section}\n")
+        for advice in named.advice:
+            if advice.quote != named.source.quote:
+                out.write(f"  What helps: “{advice.quote}”\n    — {advice.section}\n")
+        out.write(f"  For your next review: {named.review_question}\n")
+        return EXIT_OK
     detector = make_detector(settings, pitfalls=catalogue)
     texts = [line.rstrip("\n") for line in sys.stdin] if args.text == "-" else [args.text]
     for text, matches in zip(texts, detector.score_many(texts), strict=True):
@@ -323,12 +370,12 @@ def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
             out.write("No pitfalls spotted.\n")
         for match in matches:
             pitfall = match.pitfall
-            out.write(f"• {pitfall.title} ({pitfall.id}, score {match.score:.2f})\n")
+            score = f", score {match.score:.2f}" if args.verbose else ""
+            out.write(f"• {pitfall.title} ({pitfall.id}{score})\n")
             if match.evidence:
                 out.write(f"    Spotted in: “{match.evidence}”\n")
-            out.write(f"    Risk ({pitfall.source.section}): “{pitfall.source.quote}”\n")
-            for advice in pitfall.advice:
-                out.write(f"    What helps ({advice.section}): “{advice.quote}”\n")
+            advice = match.best_advice
+            out.write(f"    What helps: “{advice.quote}”\n      — {advice.section}\n")
     return EXIT_OK
 
 

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.pitfalls import PitfallDetector
 from bot.storage import DigestSubscription, Storage, as_utc
-from knowledge.schema import Pitfall, Pitfalls
+from knowledge.schema import Pitfall, Pitfalls, SourceQuote
 
 __all__ = [
     "CADENCES",
@@ -144,6 +144,8 @@ class SpottedPitfall:
     count: int
     example_ts: str
     permalink: str | None
+    # The advice that best counters the example (the clearest match).
+    advice: SourceQuote
 
 
 @dataclass(frozen=True)
@@ -292,20 +294,26 @@ class DigestService:
         found = (
             self.detector.score_many([str(m.get("text", "")) for m in messages]) if messages else []
         )
-        tally: dict[str, list[tuple[float, str]]] = {}
+        tally: dict[str, list[tuple[float, str, SourceQuote]]] = {}
         for message, matches in zip(messages, found, strict=True):
             for match in matches:
                 if match.score >= DIGEST_MIN_SCORE:
-                    tally.setdefault(match.pitfall.id, []).append((match.score, str(message["ts"])))
+                    tally.setdefault(match.pitfall.id, []).append(
+                        (match.score, str(message["ts"]), match.best_advice)
+                    )
         spotted = []
         for pitfall in self.catalogue.pitfalls:
             hits = tally.get(pitfall.id)
             if not hits:
                 continue
-            _, example_ts = max(hits)
+            _, example_ts, advice = max(hits, key=lambda hit: (hit[0], hit[1]))
             spotted.append(
                 SpottedPitfall(
-                    pitfall, len(hits), example_ts, self._permalink(sub.channel_id, example_ts)
+                    pitfall,
+                    len(hits),
+                    example_ts,
+                    self._permalink(sub.channel_id, example_ts),
+                    advice,
                 )
             )
         spotted.sort(key=lambda s: -s.count)

@@ -47,7 +47,7 @@ import numpy as np
 from index.embedder import Embedder
 from index.store import write_atomic
 from index.text import clean_text, split_sentences
-from knowledge.schema import LabelledMessage, LabelledMessages, Pitfall, Pitfalls
+from knowledge.schema import LabelledMessage, LabelledMessages, Pitfall, Pitfalls, SourceQuote
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -75,6 +75,8 @@ _SENTENCE_FACTOR = 0.6
 _MAX_PIECES = 40
 # Trained detectors (and their training vectors) kept in the cache folder.
 _KEEP_CACHED = 3
+# A pitfall is named by its id or title: longer text is a plan to check.
+_MAX_NAME_CHARS = 80
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +87,22 @@ class PitfallMatch:
     score: float
     # The sentence most telling of this pitfall, when the text has several (else None).
     evidence: str | None = None
+    # The pitfall's advice, the quote that best counters this text first.
+    advice: tuple[SourceQuote, ...] = ()
+
+    @property
+    def best_advice(self) -> SourceQuote:
+        return (self.advice or tuple(self.pitfall.advice))[0]
 
     def to_json(self) -> dict[str, object]:
-        return {"id": self.pitfall.id, "title": self.pitfall.title, "score": round(self.score, 4)}
+        advice = self.best_advice
+        return {
+            "id": self.pitfall.id,
+            "title": self.pitfall.title,
+            "score": round(self.score, 4),
+            "evidence": self.evidence,
+            "advice": {"quote": advice.quote, "section": advice.section},
+        }
 
 
 def _features(sparse: list[csr_matrix], vectors: np.ndarray) -> csr_matrix:
@@ -175,6 +190,13 @@ class PitfallDetector:
         if trained is None:
             trained = self._train(rows, cache_dir)
         self._views, self._topic, self._risk, self._own_risk = trained
+        # Every advice quote's vector, to pick the one that answers a text's own words.
+        quotes = [a.quote for p in pitfalls.pitfalls for a in p.advice]
+        vectors = embedder.encode(quotes) if quotes else np.zeros((0, embedder.dim), np.float32)
+        starts = np.cumsum([0, *(len(p.advice) for p in pitfalls.pitfalls)])
+        self._advice_vectors = [
+            vectors[starts[i] : starts[i + 1]] for i in range(len(pitfalls.pitfalls))
+        ]
 
     def _cache_path(self, rows: _Rows, cache_dir: Path) -> Path:
         import sklearn
@@ -255,14 +277,15 @@ class PitfallDetector:
             )
         return views, topic, risk, own_risk
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """P(pitfall | text) for each text (rows) and pitfall (columns, catalogue order)."""
+    def probabilities(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
+        """P(pitfall | text) for each text (rows) and pitfall (columns, catalogue order);
+        ``vectors``: the texts' embeddings when the caller already has them."""
         count = len(self.pitfalls.pitfalls)
         if not texts:
             return np.zeros((0, count))
-        features = _features(
-            [view.transform(texts) for view in self._views], self.embedder.encode(texts)
-        )
+        if vectors is None:
+            vectors = self.embedder.encode(texts)
+        features = _features([view.transform(texts) for view in self._views], vectors)
         # The topic model's classes are 0..count (count = none of the pitfalls).
         topic = self._topic.predict_proba(features)[:, :count]
         risky = self._risk.predict_proba(features)[:, 1]
@@ -301,23 +324,34 @@ class PitfallDetector:
         results: list[list[PitfallMatch]] = [[] for _ in texts]
         if not pieces:
             return results
-        probabilities = self.probabilities(pieces)
+        vectors = self.embedder.encode(pieces)
+        probabilities = self.probabilities(pieces, vectors)
         for number, start, end in spans:
             scores = probabilities[start]
             sentences = probabilities[start + 1 : end]  # empty for a one-sentence text
             if len(sentences):
                 scores = np.maximum(scores, _SENTENCE_FACTOR * sentences.max(axis=0))
             for column in np.flatnonzero(scores >= self.threshold).tolist():
-                evidence = (
-                    pieces[start + 1 + int(sentences[:, column].argmax())]
-                    if len(sentences)
-                    else None
-                )
+                row = start + 1 + int(sentences[:, column].argmax()) if len(sentences) else start
+                pitfall = self.pitfalls.pitfalls[column]
                 results[number].append(
-                    PitfallMatch(self.pitfalls.pitfalls[column], float(scores[column]), evidence)
+                    PitfallMatch(
+                        pitfall,
+                        float(scores[column]),
+                        pieces[row] if len(sentences) else None,
+                        self._ranked_advice(column, vectors[row]),
+                    )
                 )
             results[number].sort(key=lambda m: -m.score)
         return results
+
+    def _ranked_advice(self, column: int, vector: np.ndarray) -> tuple[SourceQuote, ...]:
+        """The pitfall's advice, closest to the words that showed it first (catalogue order
+        breaks ties)."""
+        advice = self.pitfalls.pitfalls[column].advice
+        similarity = self._advice_vectors[column] @ vector
+        order = sorted(range(len(advice)), key=lambda i: (-round(float(similarity[i]), 3), i))
+        return tuple(advice[i] for i in order)
 
     def detect(self, text: str) -> list[PitfallMatch]:
         return self.score_many([text])[0]
@@ -392,3 +426,14 @@ def cross_validate_detector(
         ):
             found[i] = matches
     return _report(every, found)
+
+
+
+def find_pitfall(pitfalls: Pitfalls, text: str) -> Pitfall | None:
+    """The pitfall ``text`` names (its id or title, any case, optional backticks), if any."""
+    name = text.strip().strip("`'\"“”").strip().casefold()
+    if not name or len(name) > _MAX_NAME_CHARS:
+        return None
+    return next(
+        (p for p in pitfalls.pitfalls if name in (p.id.casefold(), p.title.casefold())), None
+    )

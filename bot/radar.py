@@ -41,7 +41,7 @@ def radar_check(deps: BotDeps, client: WebClient, event: dict[str, Any]) -> str 
             continue
         try:
             client.chat_postEphemeral(
-                channel=channel, user=user, **radar_nudge_message(match.pitfall)
+                channel=channel, user=user, **radar_nudge_message(match)
             )
         except SlackApiError as exc:
             log.warning("radar nudge in %s failed: %s", channel, exc.response.get("error"))

@@ -6,6 +6,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from bot.answers import Answer
+from index.compose import Quote
 
 if TYPE_CHECKING:
     from bot.digests import Digest
@@ -13,34 +14,64 @@ if TYPE_CHECKING:
 __all__ = ["render_answer_text", "render_digest_text"]
 
 
-def _emphasise(text: str, highlights: tuple[str, ...], *, bold: tuple[str, str]) -> str:
-    for sentence in highlights:
-        text = text.replace(sentence, f"{bold[0]}{sentence}{bold[1]}", 1)
-    return text
+def _source_line(section: str, source: str, *, with_title: bool) -> str:
+    parts = [p.strip() for p in section.split(" > ") if p.strip()][-2:] if section else []
+    if with_title or not parts:
+        parts.insert(0, source)
+    return " › ".join(parts)
 
 
-def render_answer_text(answer: Answer, *, color: bool = False, width: int = 100) -> str:
-    """The same content Slack shows, as terminal text; highlights in bold (ANSI when ``color``)."""
+def _quote_lines(quote: Quote, *, bold: tuple[str, str], width: int) -> list[str]:
+    def shown(text: str) -> str:
+        return f"{bold[0]}{text}{bold[1]}" if text in quote.bold else text
+
+    lines: list[str] = []
+    if quote.sentences:
+        body = " ".join(shown(s) for s in quote.sentences)
+        lines += textwrap.wrap(body, width=width, initial_indent="  │ ", subsequent_indent="  │ ")
+    for item in quote.items:
+        lines += textwrap.wrap(
+            shown(item), width=width, initial_indent="  │ • ", subsequent_indent="  │   "
+        )
+    if quote.more_items:
+        lines.append(f"  │ …and {quote.more_items} more")
+    return lines
+
+
+def render_answer_text(
+    answer: Answer, *, color: bool = False, width: int = 100, verbose: bool = False
+) -> str:
+    """What Slack shows, as terminal text: the answer first, then support, each with its
+    source line; the answering sentences in bold (ANSI when ``color``). Scores only when
+    ``verbose``."""
     bold = ("\033[1m", "\033[0m") if color else ("**", "**")
     lines: list[str] = []
     if answer.truncated:
         lines.append("(Your question was long, so only its beginning was used.)")
-    if not answer.answered:
+    composition = answer.composition
+    if not answer.answered or composition is None:
         lines.append("I don't know: the knowledge base doesn't cover that question.")
         if answer.nearest_topics:
             lines.append("The nearest topics it does cover:")
             lines.extend(f"  • {topic}" for topic in answer.nearest_topics)
+        if verbose:
+            lines.append(f"(confidence {answer.confidence:.2f})")
         return "\n".join(lines)
-    for number, passage in enumerate(answer.passages, start=1):
-        where = f"{passage.source} › {passage.section}" if passage.section else passage.source
-        lines.append(f"[{number}] {where}  (relevance {passage.score:.2f})")
-        body = _emphasise(passage.text, passage.highlights, bold=bold)
-        lines.extend(
-            textwrap.wrap(body, width=width, initial_indent="    ", subsequent_indent="    ")
-        )
+    quotes = (composition.lead, *composition.support)
+    one_source = len({q.source for q in quotes}) == 1
+    for number, quote in enumerate(quotes):
+        if number == 1:
+            lines.append("Also relevant:")
+        lines += _quote_lines(quote, bold=bold, width=width)
+        where = _source_line(quote.section, quote.source, with_title=not one_source)
+        score = f"  (score {quote.score:.2f}, {quote.path}:{quote.line})" if verbose else ""
+        lines.append(f"  — {where}{score}")
         lines.append("")
+    footer = [f"From {composition.lead.source}"] if one_source else []
     if answer.related_checklist:
-        lines.append(f"Related checklist: mlbot checklist {answer.related_checklist}")
+        footer.append(f"related checklist: mlbot checklist {answer.related_checklist}")
+    if footer:
+        lines.append(" · ".join(footer))
     return "\n".join(lines).rstrip()
 
 
@@ -55,7 +86,7 @@ def render_digest_text(digest: Digest) -> str:
     if digest.spotted:
         lines.append("Spotted:")
         for spotted in digest.spotted:
-            advice = spotted.pitfall.advice[0]
+            advice = spotted.advice
             lines.append(
                 f"  • {spotted.pitfall.title}: {spotted.count}x  {spotted.permalink or ''}"
             )

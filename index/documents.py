@@ -22,6 +22,9 @@ from knowledge.yamlfile import load_yaml_model_with_lines
 
 __all__ = [
     "CHUNKER_VERSION",
+    "ITEM",
+    "LEAD_IN",
+    "PARAGRAPH",
     "Document",
     "MAX_PASSAGE_WORDS",
     "Passage",
@@ -31,6 +34,7 @@ __all__ = [
     "knowledge_checksum",
     "load_passages",
     "parse_document",
+    "strip_inline_markdown",
 ]
 
 MAX_PASSAGE_WORDS = 120
@@ -38,22 +42,30 @@ MAX_PASSAGE_WORDS = 120
 WHOLE_PARAGRAPH_WORDS = 70
 PACKED_WORDS = 55
 # Bumped whenever chunking changes, so an index built by older code counts as stale.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 3
 HINTS_SUFFIX = ".hints.yaml"
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _SKIPPED_NAMES = {"readme.md"}
+# Passage kinds.
+PARAGRAPH, LEAD_IN, ITEM = "paragraph", "lead_in", "item"
 
 
 @dataclass(frozen=True)
 class Block:
+    """A paragraph or list item. ``unit`` is the number of the block its answer unit starts at:
+    a list's lead-in paragraph (or its first item when it has none) for the list's blocks, its
+    own number otherwise."""
+
     text: str
     section: tuple[str, ...]
     line: int
     is_list_item: bool = False
     lead_in: str = ""
+    unit: int = 0
+    is_lead_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,11 @@ class Passage:
     line: int
     lead_in: str = ""
     hints: tuple[str, ...] = ()
+    # Structure, for composing answers: the block (paragraph or list item) this passage comes
+    # from, the block its unit starts at (a list shares its lead-in's) and what it is.
+    block: int = 0
+    unit: int = 0
+    kind: str = PARAGRAPH
 
     @property
     def keyword_text(self) -> str:
@@ -127,6 +144,24 @@ def _front_matter(path: Path, lines: list[str]) -> tuple[dict[str, object], int]
     return meta, end + 1
 
 
+# Inline markdown that is markup, not words: emphasis, links, images, inline code.
+_INLINE = (
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links: their text
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])"), r"\1"),
+    (re.compile(r"`([^`]+)`"), r"\1"),
+)
+
+
+def strip_inline_markdown(text: str) -> str:
+    """The words of a line of markdown without its inline markup (``**bold**`` -> bold)."""
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def parse_document(path: Path, *, root: Path | None = None) -> Document:
     """Parse one markdown file; a malformed one raises :class:`KnowledgeError` naming the line."""
     lines = _read_text(path).splitlines()
@@ -147,18 +182,36 @@ def parse_document(path: Path, *, root: Path | None = None) -> Document:
     def flush_paragraph() -> None:
         nonlocal paragraph, lead_in
         if paragraph:
-            text = " ".join(part.strip() for part in paragraph)
-            blocks.append(Block(text=text, section=section(), line=paragraph_line))
-            lead_in = text if text.endswith(":") else ""
+            text = strip_inline_markdown(" ".join(part.strip() for part in paragraph))
+            blocks.append(
+                Block(text=text, section=section(), line=paragraph_line, unit=len(blocks))
+            )
+            # A paragraph ending with a colon introduces the list after it: its last sentence
+            # is the list's lead-in.
+            lead_in = split_sentences(text)[-1] if text.endswith(":") else ""
         paragraph = []
 
     def flush_item() -> None:
         nonlocal item
         if item:
-            text = " ".join(part.strip() for part in item)
+            text = strip_inline_markdown(" ".join(part.strip() for part in item))
+            before = blocks[-1] if blocks else None
+            if before is not None and before.section == section() and (
+                before.is_list_item or (lead_in and before.text.endswith(lead_in))
+            ):
+                unit = before.unit  # the next item of a list, or the first after its lead-in
+                if not before.is_list_item:
+                    blocks[-1] = replace(before, is_lead_in=True)
+            else:
+                unit = len(blocks)
             blocks.append(
                 Block(
-                    text=text, section=section(), line=item_line, is_list_item=True, lead_in=lead_in
+                    text=text,
+                    section=section(),
+                    line=item_line,
+                    is_list_item=True,
+                    lead_in=lead_in,
+                    unit=unit,
                 )
             )
         item = []
@@ -178,7 +231,7 @@ def parse_document(path: Path, *, root: Path | None = None) -> Document:
             flush_paragraph()
             flush_item()
             lead_in = ""
-            level, text = len(heading.group(1)), heading.group(2).strip()
+            level, text = len(heading.group(1)), strip_inline_markdown(heading.group(2).strip())
             if not text:
                 raise KnowledgeError(path, number, "heading has no text")
             if level == 1 and not title:
@@ -246,7 +299,7 @@ def _pack(sentences: list[str]) -> Iterator[list[str]]:
 
 def chunk_document(document: Document) -> list[Passage]:
     passages: list[Passage] = []
-    for block in document.blocks:
+    for number, block in enumerate(document.blocks):
         sentences = split_sentences(block.text)
         if word_count(block.text) <= (
             MAX_PASSAGE_WORDS if block.is_list_item else WHOLE_PARAGRAPH_WORDS
@@ -254,7 +307,13 @@ def chunk_document(document: Document) -> list[Passage]:
             groups = [sentences]
         else:
             groups = list(_pack(sentences))
-        for group in groups:
+        for position, group in enumerate(groups):
+            if block.is_list_item:
+                kind = ITEM
+            elif block.is_lead_in and position == len(groups) - 1:
+                kind = LEAD_IN  # the part of the paragraph that holds the lead-in sentence
+            else:
+                kind = PARAGRAPH
             passages.append(
                 Passage(
                     doc_id=document.id,
@@ -265,6 +324,9 @@ def chunk_document(document: Document) -> list[Passage]:
                     path=document.path.as_posix(),
                     line=block.line,
                     lead_in=block.lead_in,
+                    block=number,
+                    unit=block.unit,
+                    kind=kind,
                 )
             )
     return passages

@@ -60,6 +60,8 @@ class SearchResult:
     confidence: float
     answered: bool
     nearest_sections: list[str] = field(default_factory=list)
+    # The question's vector, so composing an answer can score sentences without encoding again.
+    query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class Retriever:
@@ -98,8 +100,8 @@ class Retriever:
                 dense[owner] = score
         return dense
 
-    def _dense_for(self, passage_ids: list[int], qvec: np.ndarray) -> dict[int, float]:
-        """Exact best key similarity of specific passages (those found only by BM25)."""
+    def similarity(self, passage_ids: list[int], qvec: np.ndarray) -> dict[int, float]:
+        """Exact best key similarity of specific passages to a query vector."""
         out = {}
         for passage_id in passage_ids:
             keys = self.index.vectors.reconstruct(self.index.key_ids_for(passage_id))
@@ -120,7 +122,7 @@ class Retriever:
             part = np.argpartition(-bm25_all, top - 1)[:top]
             bm25_top = [int(i) for i in part[np.argsort(-bm25_all[part])] if bm25_all[i] > 0]
         if mode == "hybrid":
-            dense.update(self._dense_for([i for i in bm25_top if i not in dense], qvec))
+            dense.update(self.similarity([i for i in bm25_top if i not in dense], qvec))
             # Dense similarity leads; BM25, scaled to this query's best, adds a small lexical
             # nudge that separates near-ties (weight tuned on the evaluation set).
             score_of = {
@@ -133,7 +135,7 @@ class Retriever:
             score_of = {i: float(bm25_all[i]) for i in bm25_top}
         chosen = sorted(score_of, key=lambda i: -score_of[i])[:k]
         if mode == "bm25":
-            dense = self._dense_for(chosen, qvec)
+            dense = self.similarity(chosen, qvec)
             confidence = float(bm25_all[chosen[0]]) if chosen else 0.0
         else:
             confidence = max((dense[i] for i in chosen), default=0.0)
@@ -161,6 +163,7 @@ class Retriever:
             confidence=confidence,
             answered=answered,
             nearest_sections=nearest,
+            query_vector=qvec,
         )
 
     def _highlights(self, passage_id: int, qvec: np.ndarray) -> tuple[str, ...]:

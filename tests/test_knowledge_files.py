@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from index.compose import leans_on_previous
 from index.documents import load_passages
 from knowledge import (
     DEFAULT_KNOWLEDGE_DIR,
@@ -49,6 +50,16 @@ def test_every_quote_is_verbatim_under_its_section(sections: dict[str, str]) -> 
         if _flat(quote.quote) not in sections.get(quote.section, "")
     ]
     assert problems == []
+
+
+def test_no_quote_leans_on_a_sentence_it_leaves_out() -> None:
+    """A quote opening "However…" or "It…" needs the sentence before it: quote both."""
+    leaning = [
+        f"{where}: {quote.quote[:50]!r}"
+        for where, quote in _quotes()
+        if leans_on_previous(quote.quote)
+    ]
+    assert leaning == []
 
 
 def test_required_checklists_and_pitfalls_exist() -> None:

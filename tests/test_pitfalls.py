@@ -89,6 +89,34 @@ def test_labelled_set_quality_floor(detector: PitfallDetector) -> None:
     assert report.recall >= 0.90
 
 
+@pytest.mark.parametrize(
+    ("plan", "advice"),
+    [
+        (
+            "We'll ship the new ranking model to everyone on Friday without a feature flag.",
+            "Implementing models behind a feature flag provides a safety net",
+        ),
+        (
+            "Rolling the recommender out with no A/B test and no way to compare it to the old one.",
+            "Implementing models behind a feature flag provides a safety net",
+        ),
+    ],
+)
+def test_what_helps_is_the_advice_that_counters_the_text(
+    detector: PitfallDetector, plan: str, advice: str
+) -> None:
+    match = next(m for m in detector.detect(plan) if m.pitfall.id == "no-production-safety-net")
+    assert match.best_advice.quote.startswith(advice)
+    assert sorted(a.quote for a in match.advice) == sorted(a.quote for a in match.pitfall.advice)
+
+
+def test_cli_names_a_pitfall_to_show_its_details(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    assert main(["pitfalls", "no-production-safety-net"], out=out) == 0
+    text = out.getvalue()
+    assert "Why it matters" in text and "feature flag" in text and "score" not in text
+
+
 def test_cli_json_contract_and_batch(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, real_embedder
 ) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +129,8 @@ def test_cli_json_contract_and_batch(
     payload = json.loads(out.getvalue())
     assert payload["text"].startswith("We expect")
     assert payload["pitfalls"][0]["id"] == "expecting-immediate-results"
-    assert set(payload["pitfalls"][0]) == {"id", "title", "score"}
+    assert set(payload["pitfalls"][0]) == {"id", "title", "score", "evidence", "advice"}
+    assert set(payload["pitfalls"][0]["advice"]) == {"quote", "section"}
     monkeypatch.setattr(
         sys,
         "stdin",

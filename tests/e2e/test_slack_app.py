@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.storage import Storage
+from knowledge import load_checklists
 from tests.e2e.conftest import RunningApp
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import (
@@ -235,12 +236,13 @@ def test_checklist_topics_unknown_topic_and_interactive_checklist(
 def test_checkbox_ticks_persist_per_person_and_channel(
     running_app: RunningApp, slack: FakeSlack
 ) -> None:
-    url = slack.response_url()
+    url = slack.response_url("tick")
     _, body = post(
         running_app.events_url,
         command_body("/ml-checklist", "hiring", response_url=url, channel="C600"),
         content_type=FORM,
     )
+    assert "0 of" in body
     block = [
         b for b in json.loads(body)["blocks"] if b.get("accessory", {}).get("type") == "checkboxes"
     ][0]
@@ -259,6 +261,13 @@ def test_checkbox_ticks_persist_per_person_and_channel(
         )[0]
         == 200
     )
+    # The checklist is redrawn in place at once, its progress counting the tick.
+    redraw = slack.wait_for("response_url:tick")[0].params
+    assert redraw["replace_original"] is True
+    assert_valid_blocks(redraw)
+    assert "1 of" in json.dumps(redraw)
+    redrawn = [b for b in redraw["blocks"] if b.get("block_id") == block["block_id"]][0]
+    assert redrawn["accessory"]["initial_options"] == [option]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         _, body = post(
@@ -536,5 +545,7 @@ def test_app_home_shows_progress_subscriptions_and_how_to_ask(
     assert call.params["user_id"] == "UHOME" and view["type"] == "home"
     assert_valid_blocks(view)
     text = json.dumps(view)
-    assert "<#CH1> `hiring`: 1 of" in text and "<#CH2>: every Monday at 09:00 (UTC)" in text
+    title = load_checklists().get("hiring").title  # type: ignore[union-attr]
+    assert f"<#CH1> *{title}*: 1 of" in text and "<#CH2>: every Monday at 09:00 (UTC)" in text
+    assert "`hiring`" not in text  # the title, not the id
     assert "DM me" in text

@@ -8,12 +8,19 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot.blocks import error_message, pitfall_catalogue_message, pitfall_matches_message
+from bot.blocks import (
+    error_message,
+    pitfall_catalogue_message,
+    pitfall_detail_message,
+    pitfall_matches_message,
+)
 from bot.deps import BotDeps
+from bot.pitfalls import find_pitfall
 from bot.replies import FAILURE_TEXT
 from bot.slack_text import slack_to_plain
 
 MAX_PLAN_CHARS = 8000
+
 log = logging.getLogger(__name__)
 
 
@@ -21,15 +28,19 @@ def make_ml_pitfalls_handlers(
     deps: BotDeps,
 ) -> tuple[Callable[..., None], Callable[..., None]]:
     def ack_ml_pitfalls(ack: Ack, command: dict[str, Any]) -> None:
-        if not slack_to_plain(command.get("text", "")).strip():
+        text = slack_to_plain(command.get("text", "")).strip()
+        named = find_pitfall(deps.services.pitfalls, text)
+        if not text:
             ack(**pitfall_catalogue_message(deps.services.pitfalls), response_type="ephemeral")
+        elif named is not None:
+            ack(**pitfall_detail_message(named), response_type="ephemeral")
         else:
             ack(text=":mag: Checking your text for pitfalls…", response_type="ephemeral")
 
     def check_and_respond(text: str, respond: Respond) -> None:
         try:
             matches = deps.work.run(deps.detector.detect, text[:MAX_PLAN_CHARS])
-            message = pitfall_matches_message([(m.pitfall, m.score, m.evidence) for m in matches])
+            message = pitfall_matches_message(matches)
         except Exception:
             log.exception("pitfall check failed")
             message = error_message(FAILURE_TEXT)
@@ -37,7 +48,9 @@ def make_ml_pitfalls_handlers(
 
     def check_plan(command: dict[str, Any], respond: Respond) -> None:
         text = slack_to_plain(command.get("text", ""))
-        if text.strip():  # (without text the catalogue went out with the ack)
+        # Without text the catalogue, and for a pitfall's name its details, went with the ack.
+        if text.strip() and find_pitfall(deps.services.pitfalls, text) is None:
             deps.work.background(check_and_respond, text, respond)
 
     return ack_ml_pitfalls, check_plan
+

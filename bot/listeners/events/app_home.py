@@ -22,7 +22,7 @@ def make_app_home_handler(deps: BotDeps) -> Callable[..., None]:
         for channel, checklist_id, done in deps.storage.checklist_progress(user):
             checklist = checklists.get(checklist_id)
             if checklist is not None:
-                progress.append((channel, checklist_id, done, len(checklist.all_items())))
+                progress.append((channel, checklist.title, done, len(checklist.all_items())))
         subscriptions = [
             (sub.channel_id, Schedule.of(sub).describe())
             for sub in deps.storage.subscriptions_by(user)

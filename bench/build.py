@@ -192,6 +192,7 @@ def _child(argv: Sequence[str] | None = None) -> int:
         index_dir=args.index,
         embedder=embedder,
         progress=args.progress,
+        incremental=False,  # a full build: every passage through the model
     )
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

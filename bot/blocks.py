@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.answers import Answer
-from index.compose import Quote
+from index.compose import Quote, heading_parts
 
 if TYPE_CHECKING:
     from bot.pitfalls import PitfallMatch
@@ -110,14 +110,17 @@ def _message(text: str, blocks: Blocks) -> dict[str, Any]:
     return {"text": _trim(text, MAX_FALLBACK_TEXT), "blocks": _fit(blocks)}
 
 
-def _source_line(section: str, source: str, *, with_title: bool) -> str:
-    """One short line naming where a quote comes from: section › subsection."""
+def _source_line(
+    section: str, source: str, *, with_title: bool, page: int | None = None
+) -> str:
+    """One short line naming where a quote comes from: section › subsection (· p. 12)."""
     # The last two headings say where it is; long headings (whole sentences in some
     # documents) are cut.
-    parts = [p.strip() for p in section.split(" > ") if p.strip()][-2:] if section else []
+    parts = heading_parts(section)
     if with_title or not parts:
         parts.insert(0, source)
-    return " › ".join(escape(_trim(p, MAX_HEADING_CHARS)) for p in parts)
+    line = " › ".join(escape(_trim(p, MAX_HEADING_CHARS)) for p in parts)
+    return f"{line} · p. {page}" if page else line
 
 
 def _bolded(text: str, bold: Sequence[str]) -> str:
@@ -159,7 +162,9 @@ def answer_message(answer: Answer, *, answer_id: int | None = None) -> dict[str,
         for number, quote in enumerate(quotes):
             if number == 1:
                 blocks.append(_context("Also relevant:"))
-            line = _source_line(quote.section, quote.source, with_title=not one_source)
+            line = _source_line(
+                quote.section, quote.source, with_title=not one_source, page=quote.page
+            )
             blocks.append(_section(f"{quote_mrkdwn(quote)}\n_{line}_"))
         footer = [f"From _{escape(composition.lead.source)}_"] if one_source else []
         if answer.related_checklist:

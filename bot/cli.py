@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.answers import QuestionError
@@ -54,7 +55,25 @@ def _parser() -> argparse.ArgumentParser:
         "--knowledge", default=None, help="knowledge folder (default: KNOWLEDGE_DIR)"
     )
     build.add_argument("--kind", choices=["auto", "flat", "hnsw"], default="auto")
+    build.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out documents that cannot be read (named on stderr) instead of stopping "
+        "(also SKIP_BAD_DOCUMENTS=true)",
+    )
     index_commands.add_parser("info", help="print the live index's manifest")
+
+    docs = commands.add_parser("docs", help="list, add or remove knowledge documents")
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True, metavar="ACTION")
+    docs_list = docs_commands.add_parser("list", help="each document: title, format, passages")
+    docs_list.add_argument("--json", action="store_true")
+    docs_add = docs_commands.add_parser(
+        "add", help="copy files (md, txt, html, pdf, docx) into the knowledge folder, rebuild"
+    )
+    docs_add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    docs_add.add_argument("--replace", action="store_true", help="overwrite a same-named file")
+    docs_remove = docs_commands.add_parser("remove", help="take a document out, rebuild")
+    docs_remove.add_argument("id", help="the document's id, as `mlbot docs list` shows it")
 
     serve = commands.add_parser("serve", help="run the Slack app (HTTP or Socket Mode)")
     mode = serve.add_mutually_exclusive_group()
@@ -189,6 +208,7 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_index(args: argparse.Namespace, out: TextIO) -> int:
     from index.build import build_index
     from index.store import read_manifest
+    from knowledge.errors import KnowledgeError
 
     settings = (
         _settings(knowledge_dir=args.knowledge) if args.index_command == "build" else _settings()
@@ -203,8 +223,15 @@ def _cmd_index(args: argparse.Namespace, out: TextIO) -> int:
     from bot.services import make_embedder
     from index.documents import load_passages
 
+    skip_bad = args.skip_bad or settings.skip_bad_documents
+    skipped: list[str] = []
+
+    def report(error: KnowledgeError) -> None:
+        skipped.append(str(error))
+        print(f"skipped: {error}", file=sys.stderr)
+
     # Parse first: a malformed file fails fast, before the model loads or anything is written.
-    load_passages(settings.knowledge_dir)
+    load_passages(settings.knowledge_dir, on_error=report if skip_bad else None)
     embedder = make_embedder(settings)
     summary = build_index(
         knowledge_dir=settings.knowledge_dir,
@@ -212,12 +239,65 @@ def _cmd_index(args: argparse.Namespace, out: TextIO) -> int:
         embedder=embedder,
         kind=None if args.kind == "auto" else args.kind,
         progress=True,
+        on_error=(lambda error: None) if skip_bad else None,  # reported above
     )
     out.write(
         f"Indexed {summary.documents} document(s) into {summary.passages} passages "
         f"({summary.sentences} sentences) in {summary.seconds:.1f}s "
         f"({', '.join(f'{name} {secs:.1f}s' for name, secs in summary.phases.items())}); "
         f"index type: {summary.index_kind}; at {summary.path}\n"
+    )
+    if summary.encoded < summary.distinct:
+        out.write(
+            f"Encoded {summary.encoded} new or changed passage text(s); the other "
+            f"{summary.distinct - summary.encoded} reused their vectors from the last build\n"
+        )
+    if skipped:
+        out.write(f"{len(skipped)} document(s) left out; see the messages above\n")
+    return EXIT_OK
+
+
+def _cmd_docs(args: argparse.Namespace, out: TextIO) -> int:
+    from index.library import add_documents, list_documents, remove_document
+
+    settings = _settings()
+    if args.docs_command == "list":
+        documents = list_documents(settings.knowledge_dir, settings.resolved_index_dir)
+        if args.json:
+            for document in documents:
+                _emit_json(document.to_json(), out)
+            return EXIT_OK
+        for d in documents:
+            passages = (
+                f"{d.passages} passage{'s' if d.passages != 1 else ''}"
+                if d.passages is not None
+                else "not built yet"
+            )
+            built = f", built {d.built_at}" if d.built_at else ""
+            out.write(f"{d.id}  [{d.format}]  {d.title}\n    {d.path}: {passages}{built}\n")
+        return EXIT_OK
+    if args.docs_command == "add":
+        added = add_documents(settings.knowledge_dir, list(args.paths), replace=args.replace)
+        out.write("".join(f"added {path}\n" for path in added))
+    else:
+        removed = remove_document(settings.knowledge_dir, args.id)
+        out.write(f"removed {removed}\n")
+    return _rebuild(settings, out)
+
+
+def _rebuild(settings: Settings, out: TextIO) -> int:
+    from bot.services import make_embedder
+    from index.build import build_index
+
+    summary = build_index(
+        knowledge_dir=settings.knowledge_dir,
+        index_dir=settings.resolved_index_dir,
+        embedder=make_embedder(settings),
+        progress=True,
+    )
+    out.write(
+        f"Rebuilt: {summary.passages} passages from {summary.documents} document(s) in "
+        f"{summary.seconds:.1f}s; {summary.encoded} new or changed passage text(s) encoded\n"
     )
     return EXIT_OK
 
@@ -548,6 +628,7 @@ _COMMANDS = {
     "db": _cmd_db,
     "ask": _cmd_ask,
     "index": _cmd_index,
+    "docs": _cmd_docs,
     "eval": _cmd_eval,
     "serve": _cmd_serve,
     "pitfalls": _cmd_pitfalls,

@@ -6,7 +6,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from bot.answers import Answer
-from index.compose import Quote
+from index.compose import Quote, heading_parts
 
 if TYPE_CHECKING:
     from bot.digests import Digest
@@ -14,11 +14,14 @@ if TYPE_CHECKING:
 __all__ = ["render_answer_text", "render_digest_text"]
 
 
-def _source_line(section: str, source: str, *, with_title: bool) -> str:
-    parts = [p.strip() for p in section.split(" > ") if p.strip()][-2:] if section else []
+def _source_line(
+    section: str, source: str, *, with_title: bool, page: int | None = None
+) -> str:
+    parts = heading_parts(section)
     if with_title or not parts:
         parts.insert(0, source)
-    return " › ".join(parts)
+    line = " › ".join(parts)
+    return f"{line} · p. {page}" if page else line
 
 
 def _quote_lines(quote: Quote, *, bold: tuple[str, str], width: int) -> list[str]:
@@ -63,7 +66,9 @@ def render_answer_text(
         if number == 1:
             lines.append("Also relevant:")
         lines += _quote_lines(quote, bold=bold, width=width)
-        where = _source_line(quote.section, quote.source, with_title=not one_source)
+        where = _source_line(
+            quote.section, quote.source, with_title=not one_source, page=quote.page
+        )
         score = f"  (score {quote.score:.2f}, {quote.path}:{quote.line})" if verbose else ""
         lines.append(f"  — {where}{score}")
         lines.append("")

@@ -14,7 +14,7 @@ from bot.settings import Settings
 from index.documents import knowledge_checksum
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.search import Retriever, Thresholds
-from index.store import LoadedIndex, load_index
+from index.store import IndexMismatchError, IndexMissingError, LoadedIndex, load_index
 from knowledge import (
     DEFAULT_KNOWLEDGE_DIR,
     TRAINING_MESSAGES,
@@ -22,6 +22,7 @@ from knowledge import (
     load_labelled_messages,
     load_pitfalls,
 )
+from knowledge.errors import KnowledgeError
 from knowledge.schema import Checklists, LabelledMessage, Pitfalls
 
 if TYPE_CHECKING:
@@ -69,12 +70,23 @@ def open_index(
     notify: Notify = stderr_notice,
     progress: bool = False,
 ) -> LoadedIndex:
-    """Load the index; when the knowledge changed since the build, say so and rebuild if allowed."""
+    """Load the index, building it first when there is none yet, and rebuilding it (when
+    allowed) when the knowledge changed or it was built by another model or chunker."""
     index_dir = settings.resolved_index_dir
-    loaded = load_index(index_dir, model=embedder.name, dim=embedder.dim)
+    allowed = settings.auto_rebuild if rebuild is None else rebuild
+    try:
+        loaded = load_index(index_dir, model=embedder.name, dim=embedder.dim)
+    except IndexMissingError:
+        # Nothing to answer from yet: the first use builds it, whatever AUTO_REBUILD says.
+        notify(f"No index in {index_dir} yet: building it from {settings.knowledge_dir}…")
+        return _build(settings, embedder, notify=notify, progress=progress)
+    except IndexMismatchError as exc:
+        if not allowed:
+            raise
+        notify(f"{exc} Rebuilding…")
+        return _build(settings, embedder, notify=notify, progress=progress)
     if loaded.manifest.knowledge_checksum == knowledge_checksum(settings.knowledge_dir):
         return loaded
-    allowed = settings.auto_rebuild if rebuild is None else rebuild
     if not allowed:
         notify(
             f"warning: the knowledge in {settings.knowledge_dir} changed since the index was "
@@ -82,16 +94,26 @@ def open_index(
         )
         return loaded
     notify(f"The knowledge in {settings.knowledge_dir} changed since the last build: rebuilding…")
+    return _build(settings, embedder, notify=notify, progress=progress)
+
+
+def _build(
+    settings: Settings, embedder: Embedder, *, notify: Notify, progress: bool
+) -> LoadedIndex:
     from index.build import build_index  # bm25s and scipy: only when a build is needed
+
+    def skip(error: KnowledgeError) -> None:
+        notify(f"skipped: {error}")
 
     summary = build_index(
         knowledge_dir=settings.knowledge_dir,
-        index_dir=index_dir,
+        index_dir=settings.resolved_index_dir,
         embedder=embedder,
         progress=progress,
+        on_error=skip if settings.skip_bad_documents else None,
     )
-    notify(f"Rebuilt: {summary.passages} passages from {summary.documents} documents.")
-    return load_index(index_dir, model=embedder.name, dim=embedder.dim)
+    notify(f"Built: {summary.passages} passages from {summary.documents} documents.")
+    return load_index(settings.resolved_index_dir, model=embedder.name, dim=embedder.dim)
 
 
 @functools.lru_cache(maxsize=4)
@@ -150,7 +172,13 @@ def build_services(
     notify: Notify = stderr_notice,
 ) -> Services:
     embedder = embedder or make_embedder(settings)
-    index = open_index(settings=settings, embedder=embedder, rebuild=rebuild, notify=notify)
+    index = open_index(
+        settings=settings,
+        embedder=embedder,
+        rebuild=rebuild,
+        notify=notify,
+        progress=sys.stderr.isatty(),  # a build's progress bar, where a person is watching
+    )
     thresholds = Thresholds()
     if settings.min_confidence is not None:
         thresholds = replace(thresholds, hybrid=settings.min_confidence)

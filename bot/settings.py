@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     onnx_cache_dir: Path | None = None
     embedding_threads: int | None = Field(default=None, ge=1)
     auto_rebuild: bool = True
+    # A document that cannot be read (damaged, encrypted) stops the build (false), or is
+    # reported and left out while the rest is indexed (true).
+    skip_bad_documents: bool = False
 
     # Answers.
     answer_passages: int = Field(default=3, ge=1, le=10)

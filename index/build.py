@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +17,17 @@ from tqdm import tqdm
 
 from index.documents import CHUNKER_VERSION, Passage, knowledge_checksum, load_passages
 from index.embedder import Embedder, Span, encode_with_spans
-from index.store import FORMAT_VERSION, Manifest, publish_index
+from index.store import (
+    FORMAT_VERSION,
+    IndexStoreError,
+    LoadedIndex,
+    Manifest,
+    load_index,
+    publish_index,
+)
 from index.text import tokenize
 from index.vectors import IndexKind, VectorIndex
+from knowledge.errors import KnowledgeError
 
 __all__ = ["BuildSummary", "build_bm25", "build_index", "embed_passages"]
 
@@ -32,8 +40,12 @@ class BuildSummary:
     seconds: float
     index_kind: IndexKind
     path: Path
-    # Seconds per phase, in order: reading, keyword index, embedding, vector index, writing.
+    # Seconds per phase, in order: reading, keyword index, (reusing,) embedding, vector index,
+    # writing.
     phases: dict[str, float] = field(default_factory=dict)
+    # Distinct passage texts run through the model; the others' vectors came from the last build.
+    encoded: int = 0
+    distinct: int = 0
 
 
 # Key kinds: where a key's vector comes from.
@@ -53,6 +65,51 @@ def _phase(phases: dict[str, float], name: str) -> Iterator[None]:
         phases[name] = time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class KnownVectors:
+    """Vectors an earlier build already computed, by passage text: reused instead of encoding
+    again, so a rebuild encodes only new or changed passages. A passage text's vector and its
+    sentence vectors come from one forward pass, so they are reused together, and only when
+    the sentences are split the same way."""
+
+    rows: dict[str, tuple[int, tuple[str, ...]]]  # text -> (row, its sentences)
+    text_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    sentence_starts: np.ndarray
+    hints: dict[str, np.ndarray]  # hint question -> its vector
+
+    @classmethod
+    def of_index(cls, index: LoadedIndex) -> KnownVectors:
+        passages = index.passages
+        rows: dict[str, tuple[int, tuple[str, ...]]] = {}
+        hint_keys: dict[str, int] = {}
+        for row, passage in enumerate(passages):
+            rows.setdefault(passage.text, (row, passage.sentences))
+            # Keys run: the passage's text, its sentences (when several), its hint questions.
+            first_hint = int(index.key_offsets[row]) + 1
+            first_hint += len(passage.sentences) if len(passage.sentences) > 1 else 0
+            for number, hint in enumerate(passage.hints):
+                hint_keys.setdefault(hint, first_hint + number)
+        # A passage's first key is its own text's vector.
+        text_vectors = index.vectors.reconstruct(index.key_offsets[:-1].astype(np.int64))
+        hint_vectors = index.vectors.reconstruct(np.asarray(list(hint_keys.values()), np.int64))
+        return cls(
+            rows=rows,
+            text_vectors=text_vectors,
+            sentence_vectors=index.sentence_vectors,
+            sentence_starts=index.sentence_offsets,
+            hints=dict(zip(hint_keys, hint_vectors, strict=True)),
+        )
+
+    def lookup(self, text: str, sentences: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+        found = self.rows.get(text)
+        if found is None or found[1] != sentences:
+            return None
+        row = found[0]
+        start, end = self.sentence_starts[row], self.sentence_starts[row + 1]
+        return self.text_vectors[row], self.sentence_vectors[start:end]
+
+
 def _encode_spans_with_progress(
     embedder: Embedder,
     texts: Sequence[str],
@@ -60,17 +117,27 @@ def _encode_spans_with_progress(
     *,
     progress: bool,
     batch_size: int = 64,
+    known: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Text vectors, and the vectors of every span of every text (in order), one progress bar.
 
     Texts go shortest first (little padding per batch); results return to the given order.
+    ``known[i]``, when set, holds text ``i``'s vectors from an earlier build: it is not encoded.
     """
     span_starts = np.cumsum([0, *(len(s) for s in spans)])
     text_vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     span_vectors = np.zeros((int(span_starts[-1]), embedder.dim), dtype=np.float32)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    if known is not None:
+        for i, reuse in enumerate(known):
+            if reuse is not None:
+                text_vectors[i] = reuse[0]
+                span_vectors[span_starts[i] : span_starts[i + 1]] = reuse[1]
+    order = sorted(
+        (i for i in range(len(texts)) if known is None or known[i] is None),
+        key=lambda i: len(texts[i]),
+    )
     with tqdm(
-        total=len(texts),
+        total=len(order),
         desc="Embedding",
         unit="passage",
         disable=not progress,
@@ -114,6 +181,7 @@ def embed_passages(
     kind: IndexKind | Literal["auto"] = "auto",
     progress: bool = False,
     phases: dict[str, float] | None = None,
+    known: KnownVectors | None = None,
 ) -> tuple[VectorIndex, np.ndarray, np.ndarray, np.ndarray]:
     """The vector index of every passage's keys, its key offsets, sentence vectors and offsets.
 
@@ -131,16 +199,25 @@ def embed_passages(
             first.setdefault(passage.text, passage)
         unique = {text: row for row, text in enumerate(first)}
         passage_vectors, text_sentences = _encode_spans_with_progress(
-            embedder, list(first), [_sentence_spans(p) for p in first.values()], progress=progress
+            embedder,
+            list(first),
+            [_sentence_spans(p) for p in first.values()],
+            progress=progress,
+            known=[known.lookup(p.text, p.sentences) for p in first.values()] if known else None,
         )
         text_sentence_starts = np.cumsum([0, *(len(p.sentences) for p in first.values())])
         hints: dict[str, int] = {}
         for passage in passages:
             for hint in passage.hints:
                 hints.setdefault(hint, len(hints))
-        hint_vectors = (
-            embedder.encode(list(hints)) if hints else np.zeros((0, embedder.dim), np.float32)
-        )
+        hint_vectors = np.zeros((len(hints), embedder.dim), np.float32)
+        new_hints = [h for h in hints if known is None or h not in known.hints]
+        if known is not None:
+            for hint, row in hints.items():
+                if hint in known.hints:
+                    hint_vectors[row] = known.hints[hint]
+        if new_hints:
+            hint_vectors[[hints[h] for h in new_hints]] = embedder.encode(new_hints)
 
         # Sentence rows per passage; with no repeated passage text this is the text-level table.
         sentence_rows = np.concatenate(
@@ -195,6 +272,14 @@ def build_bm25(passages: Sequence[Passage]) -> bm25s.BM25:
     return bm25
 
 
+def _known_vectors(index_dir: Path, embedder: Embedder) -> KnownVectors | None:
+    """The live index's vectors, when it was built by this model and can be read."""
+    try:
+        return KnownVectors.of_index(load_index(index_dir, model=embedder.name, dim=embedder.dim))
+    except IndexStoreError:
+        return None  # none yet, another model or chunker, or damaged: encode everything
+
+
 def build_index(
     *,
     knowledge_dir: Path,
@@ -203,17 +288,22 @@ def build_index(
     kind: IndexKind | None = None,
     progress: bool = False,
     passages: list[Passage] | None = None,
+    on_error: Callable[[KnowledgeError], None] | None = None,
+    incremental: bool = True,
 ) -> BuildSummary:
     """Build and publish a new index. Knowledge errors surface before anything is written.
 
     ``passages`` may be given directly (benchmarks feed synthetic collections this way); the
-    knowledge folder still provides the checksum.
+    knowledge folder still provides the checksum. With ``on_error``, a document that cannot be
+    read is reported to it and left out instead of stopping the build. ``incremental``: reuse
+    the live index's vectors for passages it already holds (same model), so only new or
+    changed passages are encoded.
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
     with _phase(phases, "reading"):
         if passages is None:
-            documents, passages = load_passages(knowledge_dir)
+            documents, passages = load_passages(knowledge_dir, on_error=on_error)
             document_count = len(documents)
         else:
             document_count = len({p.doc_id for p in passages})
@@ -221,9 +311,18 @@ def build_index(
     # The keyword index first: its token lists peak while no vectors are held yet.
     with _phase(phases, "keyword index"):
         bm25 = build_bm25(passages)
-    vectors, key_offsets, sentence_vectors, sentence_offsets = embed_passages(
-        embedder, passages, kind=kind or "auto", progress=progress, phases=phases
+    known = None
+    if incremental:
+        with _phase(phases, "reusing"):
+            known = _known_vectors(index_dir, embedder)
+    distinct = {p.text: p for p in passages}
+    encoded = sum(
+        known is None or known.lookup(p.text, p.sentences) is None for p in distinct.values()
     )
+    vectors, key_offsets, sentence_vectors, sentence_offsets = embed_passages(
+        embedder, passages, kind=kind or "auto", progress=progress, phases=phases, known=known
+    )
+    del known
     seconds = time.perf_counter() - started
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -259,4 +358,6 @@ def build_index(
         index_kind=vectors.kind,
         path=path,
         phases={name: round(value, 2) for name, value in phases.items()},
+        encoded=encoded,
+        distinct=len(distinct),
     )

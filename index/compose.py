@@ -31,6 +31,7 @@ __all__ = [
     "Composer",
     "Quote",
     "head_count_of",
+    "heading_parts",
     "heading_range",
     "leans_on_previous",
 ]
@@ -189,6 +190,11 @@ def heading_range(heading: str) -> tuple[float, float] | None:
     return None
 
 
+def heading_parts(section: str, *, last: int = 2) -> list[str]:
+    """The last headings of a section path ("A > B > C" -> ["B", "C"]): a short source line."""
+    return [p.strip() for p in section.split(" > ") if p.strip()][-last:] if section else []
+
+
 def leans_on_previous(sentence: str) -> bool:
     """Whether a sentence opens by pointing back ("This…", "However…", "These included…")."""
     return bool(_LEANING.match(sentence.lstrip("“\"'(")))
@@ -217,6 +223,7 @@ class Quote:
     line: int
     score: float
     passage_ids: tuple[int, ...]
+    page: int | None = None  # paged formats (PDF): the page it starts on
 
     @property
     def answer_text(self) -> str:
@@ -240,6 +247,7 @@ class Quote:
             "section": self.section,
             "path": self.path,
             "line": self.line,
+            "page": self.page,
         }
 
 
@@ -302,7 +310,7 @@ class Composer:
         """The sentences worth bolding: the closest ones, when they stand out from the rest."""
         sentences = self.passages[pid].sentences
         if len(sentences) <= 1:
-            return []
+            return list(range(len(sentences)))  # bold only if context is quoted around it
         sims = np.sort(self._sentence_scores(pid, qvec))[::-1]
         chosen = self._best_sentences(pid, qvec)
         rest = sims[len(chosen)] if len(chosen) < len(sims) else -1.0
@@ -401,6 +409,7 @@ class Composer:
             line=passage.line,
             score=score,
             passage_ids=tuple(dict.fromkeys([*(p for p, _ in spans), *shown])),
+            page=passage.page,
         )
 
     def _list_cap(self, items: Sequence[int]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from knowledge.yamlfile import load_yaml_model_with_lines
 
 __all__ = [
     "CHUNKER_VERSION",
+    "DOCUMENT_SUFFIXES",
     "ITEM",
     "LEAD_IN",
     "PARAGRAPH",
@@ -34,6 +35,7 @@ __all__ = [
     "knowledge_checksum",
     "load_passages",
     "parse_document",
+    "read_any",
     "strip_inline_markdown",
 ]
 
@@ -49,6 +51,9 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+(.*)$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _SKIPPED_NAMES = {"readme.md"}
+# What the knowledge folder may hold: markdown here, the other formats in ``readers.py``.
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+DOCUMENT_SUFFIXES = MARKDOWN_SUFFIXES | {".txt", ".text", ".html", ".htm", ".pdf", ".docx"}
 # Passage kinds.
 PARAGRAPH, LEAD_IN, ITEM = "paragraph", "lead_in", "item"
 
@@ -66,6 +71,7 @@ class Block:
     lead_in: str = ""
     unit: int = 0
     is_lead_in: bool = False
+    page: int | None = None  # for paged formats (PDF): where a citation points
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class Passage:
     block: int = 0
     unit: int = 0
     kind: str = PARAGRAPH
+    page: int | None = None
 
     @property
     def keyword_text(self) -> str:
@@ -162,59 +169,87 @@ def strip_inline_markdown(text: str) -> str:
     return text
 
 
+class BlockBuilder:
+    """Turns a document's headings, paragraphs and list items, in reading order, into blocks
+    with their section path and answer unit. Every format's reader feeds one of these, so the
+    structure rules (a list and its lead-in are one unit) are the same for all of them."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.title = ""
+        self._headings: list[tuple[int, str]] = []
+        self._lead_in = ""
+
+    def _section(self) -> tuple[str, ...]:
+        return tuple(text for _, text in self._headings)
+
+    def heading(self, level: int, text: str) -> None:
+        """A heading; level 1 is the document's title (the first one names the document)."""
+        self._lead_in = ""
+        if level <= 1:
+            self.title = self.title or text
+            self._headings = []
+            return
+        self._headings = [(lvl, t) for lvl, t in self._headings if lvl < level]
+        self._headings.append((level, text))
+
+    def paragraph(self, text: str, *, line: int, page: int | None = None) -> None:
+        text = " ".join(text.split())
+        if not text:
+            return
+        self.blocks.append(
+            Block(text=text, section=self._section(), line=line, unit=len(self.blocks), page=page)
+        )
+        # A paragraph ending with a colon introduces the list after it: its last sentence is
+        # the list's lead-in.
+        self._lead_in = split_sentences(text)[-1] if text.endswith(":") else ""
+
+    def item(self, text: str, *, line: int, page: int | None = None) -> None:
+        text = " ".join(text.split())
+        if not text:
+            return
+        before = self.blocks[-1] if self.blocks else None
+        lead_in = self._lead_in
+        if before is not None and before.section == self._section() and (
+            before.is_list_item or (lead_in and before.text.endswith(lead_in))
+        ):
+            unit = before.unit  # the next item of a list, or the first after its lead-in
+            if not before.is_list_item:
+                self.blocks[-1] = replace(before, is_lead_in=True)
+        else:
+            unit = len(self.blocks)
+        self.blocks.append(
+            Block(
+                text=text,
+                section=self._section(),
+                line=line,
+                is_list_item=True,
+                lead_in=lead_in,
+                unit=unit,
+                page=page,
+            )
+        )
+
+
 def parse_document(path: Path, *, root: Path | None = None) -> Document:
     """Parse one markdown file; a malformed one raises :class:`KnowledgeError` naming the line."""
     lines = _read_text(path).splitlines()
     meta, body_start = _front_matter(path, lines)
-    title = str(meta.get("title") or "")
-    headings: list[tuple[int, str]] = []
-    blocks: list[Block] = []
+    builder = BlockBuilder()
+    builder.title = str(meta.get("title") or "")
     paragraph: list[str] = []
     paragraph_line = 0
     item: list[str] = []
     item_line = 0
-    lead_in = ""
     fence_line = 0
 
-    def section() -> tuple[str, ...]:
-        return tuple(text for _, text in headings)
-
-    def flush_paragraph() -> None:
-        nonlocal paragraph, lead_in
+    def flush() -> None:
+        nonlocal paragraph, item
         if paragraph:
-            text = strip_inline_markdown(" ".join(part.strip() for part in paragraph))
-            blocks.append(
-                Block(text=text, section=section(), line=paragraph_line, unit=len(blocks))
-            )
-            # A paragraph ending with a colon introduces the list after it: its last sentence
-            # is the list's lead-in.
-            lead_in = split_sentences(text)[-1] if text.endswith(":") else ""
-        paragraph = []
-
-    def flush_item() -> None:
-        nonlocal item
+            builder.paragraph(strip_inline_markdown(" ".join(paragraph)), line=paragraph_line)
         if item:
-            text = strip_inline_markdown(" ".join(part.strip() for part in item))
-            before = blocks[-1] if blocks else None
-            if before is not None and before.section == section() and (
-                before.is_list_item or (lead_in and before.text.endswith(lead_in))
-            ):
-                unit = before.unit  # the next item of a list, or the first after its lead-in
-                if not before.is_list_item:
-                    blocks[-1] = replace(before, is_lead_in=True)
-            else:
-                unit = len(blocks)
-            blocks.append(
-                Block(
-                    text=text,
-                    section=section(),
-                    line=item_line,
-                    is_list_item=True,
-                    lead_in=lead_in,
-                    unit=unit,
-                )
-            )
-        item = []
+            builder.item(strip_inline_markdown(" ".join(item)), line=item_line)
+        paragraph, item = [], []
 
     for number, line in enumerate(lines[body_start:], start=body_start + 1):
         if fence_line:
@@ -222,34 +257,23 @@ def parse_document(path: Path, *, root: Path | None = None) -> Document:
                 fence_line = 0
             continue
         if _FENCE.match(line):
-            flush_paragraph()
-            flush_item()
+            flush()
             fence_line = number  # code is not prose: it is skipped, not quoted
             continue
         heading = _HEADING.match(line)
         if heading:
-            flush_paragraph()
-            flush_item()
-            lead_in = ""
-            level, text = len(heading.group(1)), strip_inline_markdown(heading.group(2).strip())
+            flush()
+            text = strip_inline_markdown(heading.group(2).strip())
             if not text:
                 raise KnowledgeError(path, number, "heading has no text")
-            if level == 1 and not title:
-                title = text
-            if level == 1:
-                headings = []
-                continue
-            headings = [(lvl, t) for lvl, t in headings if lvl < level]
-            headings.append((level, text))
+            builder.heading(len(heading.group(1)), text)
             continue
         if not line.strip():
-            flush_paragraph()
-            flush_item()
+            flush()
             continue
         list_item = _LIST_ITEM.match(line)
         if list_item:
-            flush_paragraph()
-            flush_item()
+            flush()
             item, item_line = [list_item.group(1)], number
         elif item:
             item.append(line)
@@ -259,15 +283,22 @@ def parse_document(path: Path, *, root: Path | None = None) -> Document:
             paragraph.append(line)
     if fence_line:
         raise KnowledgeError(path, fence_line, "code block opened here is never closed")
-    flush_paragraph()
-    flush_item()
+    flush()
+    return make_document(path, root=root, builder=builder, meta=meta)
+
+
+def make_document(
+    path: Path, *, root: Path | None, builder: BlockBuilder, meta: dict[str, object] | None = None
+) -> Document:
+    """The :class:`Document` a reader built; its id is the path below ``root`` unless set."""
+    meta = meta or {}
     relative = path.relative_to(root) if root else path
     doc_id = str(meta.get("id") or relative.with_suffix("").as_posix())
     return Document(
         id=doc_id,
-        title=title or path.stem.replace("-", " ").replace("_", " ").title(),
+        title=builder.title or path.stem.replace("-", " ").replace("_", " ").title(),
         path=relative,
-        blocks=tuple(blocks),
+        blocks=tuple(builder.blocks),
         meta=meta,
     )
 
@@ -327,17 +358,20 @@ def chunk_document(document: Document) -> list[Passage]:
                     block=number,
                     unit=block.unit,
                     kind=kind,
+                    page=block.page,
                 )
             )
     return passages
 
 
 def discover_documents(knowledge_dir: Path) -> list[Path]:
-    """Markdown files below ``knowledge_dir`` in a stable order (READMEs and eval/ skipped)."""
+    """Documents below ``knowledge_dir`` in a stable order (READMEs and eval/ skipped)."""
     if not knowledge_dir.is_dir():
         raise KnowledgeError(knowledge_dir, None, "knowledge folder not found")
     found = []
-    for path in sorted(knowledge_dir.rglob("*.md")):
+    for path in sorted(knowledge_dir.rglob("*")):
+        if path.suffix.lower() not in DOCUMENT_SUFFIXES or not path.is_file():
+            continue
         relative = path.relative_to(knowledge_dir)
         if path.name.lower() in _SKIPPED_NAMES or relative.parts[0] == "eval":
             continue
@@ -347,11 +381,30 @@ def discover_documents(knowledge_dir: Path) -> list[Path]:
     return found
 
 
-def load_passages(knowledge_dir: Path) -> tuple[list[Document], list[Passage]]:
-    """Parse every document and chunk it; raises on the first malformed file."""
-    documents = [parse_document(p, root=knowledge_dir) for p in discover_documents(knowledge_dir)]
+def read_any(path: Path, *, root: Path | None = None) -> Document:
+    """Parse a document of any supported format."""
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        return parse_document(path, root=root)
+    from index.readers import read_document  # parsers for PDF, HTML, DOCX: only when needed
+
+    return read_document(path, root=root)
+
+
+def load_passages(
+    knowledge_dir: Path, *, on_error: Callable[[KnowledgeError], None] | None = None
+) -> tuple[list[Document], list[Passage]]:
+    """Parse every document and chunk it. A malformed file raises, unless ``on_error`` is
+    given: then it is told, and the file is left out."""
+    documents = []
+    for path in discover_documents(knowledge_dir):
+        try:
+            documents.append(read_any(path, root=knowledge_dir))
+        except KnowledgeError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
     if not documents:
-        raise KnowledgeError(knowledge_dir, None, "no markdown documents found to index")
+        raise KnowledgeError(knowledge_dir, None, "no documents found to index")
     seen: dict[str, Path] = {}
     for doc in documents:
         if doc.id in seen:
@@ -363,7 +416,7 @@ def load_passages(knowledge_dir: Path) -> tuple[list[Document], list[Passage]]:
         seen[doc.id] = doc.path
     passages = []
     for doc in documents:
-        passages.extend(_attach_hints(knowledge_dir / doc.path, chunk_document(doc)))
+        passages.extend(_attach_hints(knowledge_dir / doc.path, doc, chunk_document(doc)))
     return documents, passages
 
 
@@ -371,12 +424,14 @@ def hints_path(document_path: Path) -> Path:
     return document_path.with_name(document_path.stem + HINTS_SUFFIX)
 
 
-def _attach_hints(document_path: Path, passages: list[Passage]) -> list[Passage]:
+def _attach_hints(
+    document_path: Path, document: Document, passages: list[Passage]
+) -> list[Passage]:
     """Give each passage the annotated questions it answers (from ``<doc>.hints.yaml``)."""
     path = hints_path(document_path)
     if not path.exists() or not passages:
         return passages
-    flat = " ".join(_read_text(document_path).split())
+    flat = " ".join(" ".join(block.text for block in document.blocks).split())
     hints, lines = load_yaml_model_with_lines(path, Hints, context={"document_text": flat})
     extra: dict[int, list[str]] = {}
     for number, hint in enumerate(hints.hints):

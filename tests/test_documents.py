@@ -143,7 +143,7 @@ def test_readme_and_eval_folder_are_not_documents(knowledge_dir: Path) -> None:
 
 def test_empty_folder_and_duplicate_ids_are_errors(tmp_path: Path, knowledge_dir: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(KnowledgeError, match="no markdown documents"):
+    with pytest.raises(KnowledgeError, match="no documents found"):
         load_passages(tmp_path / "empty")
     write(knowledge_dir / "copy.md", "---\nid: ml-for-leaders\n---\n\nText.\n")
     with pytest.raises(KnowledgeError, match="also used by"):

@@ -93,7 +93,7 @@ def test_failed_build_leaves_the_good_index_in_place(
 ) -> None:
     good = build(knowledge_dir, tmp_path / "idx", fake_embedder)
     with pytest.raises(RuntimeError, match="power cut"):
-        build(knowledge_dir, tmp_path / "idx", ExplodingEmbedder())
+        build(knowledge_dir, tmp_path / "idx", ExplodingEmbedder(), incremental=False)
     loaded = load_index(tmp_path / "idx", model="test/hashing")
     assert loaded.path == good.path
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["CURRENT", good.path.name]

@@ -27,7 +27,7 @@ from typing import Any
 from bench.common import DATA_DIR, OFFLINE_ENV, clean_settings, configure, log, question_set
 from bench.report import Row, format_table, ratio, write_json
 
-BENCHMARKS = ("build", "warm", "ann", "cold", "load")
+BENCHMARKS = ("build", "incremental", "warm", "ann", "cold", "load")
 FULL_PASSAGES = 100_000
 QUICK_PASSAGES = 5_000
 # Targets.
@@ -37,6 +37,8 @@ COLD_ASK_MAX = 1.3
 HEALTHZ_OVER_FLOOR_MAX_S = 2.0
 BUILD_MIN = 0.9
 BUILD_PEAK_MAX_MIB = 2048.0
+# Adding one document to the large index: at most this share of a full build's time.
+INCREMENTAL_MAX = 0.10
 RECALL_MIN = 0.98
 SPEEDUP_MIN = 5.0
 ACK_P99_MAX_MS = 300.0
@@ -148,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from index.build import build_index
     from knowledge import DEFAULT_KNOWLEDGE_DIR
 
-    embedder = make_embedder(clean_settings()) if selected & {"build", "warm", "ann"} else None
+    needs_large = selected & {"build", "incremental", "warm", "ann"}
+    embedder = make_embedder(clean_settings()) if needs_large else None
     with tempfile.TemporaryDirectory(prefix="bench-article-") as tmp:
         article_dir = Path(tmp)
         if selected & {"warm", "cold", "load"}:
@@ -168,11 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             large.update(corpus=corpus, index_dir=index_dir, built=built)
 
-        if selected & {"build", "warm", "ann"}:
+        if needs_large:
             run.attempt(f"synthetic corpus + index, {size}", prepare_large)
 
         if "build" in selected and large:
             run.attempt(f"index build, {size} passages", lambda: _bench_build(run, large))
+
+        if "incremental" in selected and large:
+            run.attempt(
+                f"incremental build, {size} passages", lambda: _bench_incremental(run, large)
+            )
 
         services = None
         if selected & {"warm", "ann"} and large:
@@ -337,6 +345,32 @@ def _bench_build(run: Run, large: dict[str, Any]) -> None:
             + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built.phases.items())
         )
     run.details["build"] = built
+
+
+def _bench_incremental(run: Run, large: dict[str, Any]) -> None:
+    from bench.build import BuildResult
+    from bench.incremental import bench_incremental
+
+    built: BuildResult = large["built"]
+    result = bench_incremental(large["corpus"].root, large["index_dir"])
+    share = result.seconds / built.seconds
+    run.rows.append(
+        Row(
+            f"add one document, {_size(run.plan.passages)} passages ({built.backend})",
+            f"{result.seconds:.1f} s ({result.encoded} passage texts encoded, "
+            f"{result.added_passages:+d} passages)",
+            f"{built.seconds:.0f} s full build",
+            ratio(share),
+            f"<= {INCREMENTAL_MAX:.2f}x full build",
+            share <= INCREMENTAL_MAX,
+            {"seconds": result.seconds, "full_build_seconds": built.seconds, "ratio": share},
+        )
+    )
+    run.notes.append(
+        "incremental: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.phases.items())
+        + f"; peak RSS {result.peak_rss_mb:,.0f} MiB"
+    )
 
 
 def _warm_row(run: Run, result: Any, label: str, target: float) -> None:

@@ -46,8 +46,11 @@ MAX_SUPPORT = 2
 SUPPORT_MARGIN = 0.05
 # A second passage of the lead's own section supports only when it scores this close.
 SAME_SECTION_MARGIN = 0.03
-# How far below the best passage an answering one may score and still lead before a set-up.
+# How far below the best passage, when it only poses a problem, an answering one may score and
+# still lead: from another section, or from the problem's own section (where the document goes
+# on to answer it).
 SETUP_MARGIN = 0.05
+SETUP_SECTION_MARGIN = 0.3
 # A supporting list shows its lead-in and at most this many items (the matched one first).
 SUPPORT_LIST_ITEMS = 1
 # How far below the lead a list unit may score and still lead a question that asks for a list.
@@ -310,7 +313,7 @@ class Composer:
         """The sentences worth bolding: the closest ones, when they stand out from the rest."""
         sentences = self.passages[pid].sentences
         if len(sentences) <= 1:
-            return list(range(len(sentences)))  # bold only if context is quoted around it
+            return []
         sims = np.sort(self._sentence_scores(pid, qvec))[::-1]
         chosen = self._best_sentences(pid, qvec)
         rest = sims[len(chosen)] if len(chosen) < len(sims) else -1.0
@@ -549,15 +552,19 @@ class Composer:
         return best, score
 
     def _answer_over_setup(self, result: SearchResult) -> tuple[int, float] | None:
-        """When the best passage only poses a problem, a close one that answers leads instead."""
+        """When the best passage only poses a problem, one that answers leads instead: a close
+        one, or the best of the problem's own section."""
         top = result.hits[0]
         if _ASKS_WHY.search(result.query) or not _poses_problem_only(top.passage.sentences):
             return None
         for hit in result.hits[1:]:
-            if hit.score < top.score - SETUP_MARGIN:
-                break
-            if not _poses_problem_only(hit.passage.sentences):
-                return hit.passage_id, hit.score
+            same = hit.passage.doc_id == top.passage.doc_id and (
+                hit.passage.section == top.passage.section
+            )
+            margin = SETUP_SECTION_MARGIN if same else SETUP_MARGIN
+            if hit.score < top.score - margin or _poses_problem_only(hit.passage.sentences):
+                continue
+            return hit.passage_id, hit.score
         return None
 
     def _list_overlaps(self, pid: int, used: set[int]) -> bool:

@@ -34,8 +34,8 @@ class Thresholds:
     having no comparable scale, judges the raw BM25 score of its best passage.
     """
 
-    dense: float = 0.39
-    hybrid: float = 0.39
+    dense: float = 0.40
+    hybrid: float = 0.40
     bm25: float = 2.2
 
     def for_mode(self, mode: Mode) -> float:

@@ -79,6 +79,34 @@ def test_dm_gets_a_quoted_answer_with_sections_highlights_and_feedback(
     assert "/ml-checklist team-structure" in json.dumps(call.params["blocks"])
 
 
+def test_answers_come_first_whole_lists_and_the_stage_a_head_count_names(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    send_event(
+        running_app, dm("We're about 60 engineers; central team or embedded?", channel="D160")
+    )
+    send_event(
+        running_app, dm("What are the most common mistakes leaders make with ML?", channel="D161")
+    )
+    calls = {c.params["channel"]: c.params for c in slack.wait_for("chat.postMessage", 2)}
+    stage, mistakes = calls["D160"], calls["D161"]
+    for message in (stage, mistakes):
+        assert_valid_blocks(message)
+        first = message["blocks"][0]["text"]["text"]
+        assert first.startswith("> ")  # the quote first: no title, no preamble
+        assert "Machine Learning for Leaders" not in first
+        footers = [b for b in message["blocks"] if b["type"] == "context"]
+        assert "From _Machine Learning for Leaders: 5 Essentials to Know_" in json.dumps(
+            footers[-1]
+        )
+    assert "Mid-Stage Companies (25-500 Employees)" in stage["blocks"][0]["text"]["text"]
+    assert stage["text"].startswith("As companies mature into the mid-stage")
+    assert "Under 25" not in json.dumps(stage["blocks"])
+    listed = mistakes["blocks"][0]["text"]["text"]
+    assert listed.startswith("> Avoid the following:")
+    assert listed.count("\n> • ") == 4  # all four mistakes, as a list
+
+
 def test_mention_is_answered_in_its_thread_and_follow_up_uses_context(
     running_app: RunningApp, slack: FakeSlack
 ) -> None:
@@ -371,6 +399,20 @@ def test_ml_pitfalls_catalogue_and_plan_check(running_app: RunningApp, slack: Fa
         "Expecting immediate results from ML",
     ):
         assert pid_title in json.dumps(catalogue)
+    assert len(catalogue["blocks"]) <= 4  # one screen; details on demand
+    # A pitfall's id shows its details at once, in the ack, with no model work.
+    _, body = post(
+        running_app.events_url,
+        command_body(
+            "/ml-pitfalls", "no-production-safety-net", response_url=slack.response_url("one")
+        ),
+        content_type=FORM,
+    )
+    details = json.loads(body)
+    assert_valid_blocks(details)
+    shown = json.dumps(details, ensure_ascii=False)
+    assert "Why it matters" in shown and "feature flag" in shown
+    assert not slack.calls("response_url:one")
     plan = (
         "Plan: we train the churn model this week and promise the board a 30% drop in churn "
         "by next Friday. We'll judge success purely on AUC."
@@ -385,8 +427,9 @@ def test_ml_pitfalls_catalogue_and_plan_check(running_app: RunningApp, slack: Fa
     assert_valid_blocks(result.params)
     shown = json.dumps(result.params["blocks"], ensure_ascii=False)
     assert "Expecting immediate results" in shown
-    # The sentence of the plan that shows the pitfall is quoted back.
+    # The sentence of the plan that shows the pitfall is quoted back; no scores are shown.
     assert "Spotted in: “Plan: we train the churn model this week and promise the board" in shown
+    assert "match" not in shown and "0." not in shown
 
 
 def test_rate_limited_post_is_retried_once_and_delivered(

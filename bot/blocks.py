@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.answers import Answer
-from index.compose import Quote, heading_parts
+from index.compose import Quote, source_parts
 
 if TYPE_CHECKING:
     from bot.pitfalls import PitfallMatch
@@ -114,11 +114,8 @@ def _source_line(
     section: str, source: str, *, with_title: bool, page: int | None = None
 ) -> str:
     """One short line naming where a quote comes from: section › subsection (· p. 12)."""
-    # The last two headings say where it is; long headings (whole sentences in some
-    # documents) are cut.
-    parts = heading_parts(section)
-    if with_title or not parts:
-        parts.insert(0, source)
+    # Long headings (whole sentences in some documents) are cut.
+    parts = source_parts(section, source, with_title=with_title)
     line = " › ".join(escape(_trim(p, MAX_HEADING_CHARS)) for p in parts)
     return f"{line} · p. {page}" if page else line
 

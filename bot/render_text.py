@@ -6,7 +6,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from bot.answers import Answer
-from index.compose import Quote, heading_parts
+from index.compose import Quote, source_parts
 
 if TYPE_CHECKING:
     from bot.digests import Digest
@@ -17,10 +17,7 @@ __all__ = ["render_answer_text", "render_digest_text"]
 def _source_line(
     section: str, source: str, *, with_title: bool, page: int | None = None
 ) -> str:
-    parts = heading_parts(section)
-    if with_title or not parts:
-        parts.insert(0, source)
-    line = " › ".join(parts)
+    line = " › ".join(source_parts(section, source, with_title=with_title))
     return f"{line} · p. {page}" if page else line
 
 

@@ -31,7 +31,7 @@ __all__ = [
     "Composer",
     "Quote",
     "head_count_of",
-    "heading_parts",
+    "source_parts",
     "heading_range",
     "leans_on_previous",
 ]
@@ -193,9 +193,13 @@ def heading_range(heading: str) -> tuple[float, float] | None:
     return None
 
 
-def heading_parts(section: str, *, last: int = 2) -> list[str]:
-    """The last headings of a section path ("A > B > C" -> ["B", "C"]): a short source line."""
-    return [p.strip() for p in section.split(" > ") if p.strip()][-last:] if section else []
+def source_parts(section: str, source: str = "", *, with_title: bool = False) -> list[str]:
+    """What a short source line names: the section path's last two headings ("A > B > C" ->
+    ["B", "C"]), after the document title when ``with_title`` (or when there is no section)."""
+    parts = [p.strip() for p in section.split(" > ") if p.strip()][-2:] if section else []
+    if source and (with_title or not parts):
+        parts.insert(0, source)
+    return parts
 
 
 def leans_on_previous(sentence: str) -> bool:

@@ -36,6 +36,7 @@ __all__ = [
     "load_passages",
     "parse_document",
     "read_any",
+    "read_utf8",
     "strip_inline_markdown",
 ]
 
@@ -115,10 +116,11 @@ class Passage:
         )
 
 
-def _read_text(path: Path) -> str:
+def read_utf8(path: Path) -> str:
+    """A text file's contents (a byte-order mark is dropped); invalid UTF-8 names its line."""
     raw = path.read_bytes()
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise KnowledgeError(
             path, raw[: exc.start].count(b"\n") + 1, "not valid UTF-8 text"
@@ -233,7 +235,7 @@ class BlockBuilder:
 
 def parse_document(path: Path, *, root: Path | None = None) -> Document:
     """Parse one markdown file; a malformed one raises :class:`KnowledgeError` naming the line."""
-    lines = _read_text(path).splitlines()
+    lines = read_utf8(path).splitlines()
     meta, body_start = _front_matter(path, lines)
     builder = BlockBuilder()
     builder.title = str(meta.get("title") or "")

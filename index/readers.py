@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.documents import BlockBuilder, Document, make_document
+from index.documents import BlockBuilder, Document, make_document, read_utf8
 from knowledge.errors import KnowledgeError
 
 __all__ = ["READERS", "SUFFIXES", "read_document"]
@@ -33,16 +33,6 @@ _CONTENTS = re.compile(
 )
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+[A-Z]")
 _SENTENCE_END = re.compile(r"[.!?:;”\"')\]]$")
-
-
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise KnowledgeError(
-            path, raw[: exc.start].count(b"\n") + 1, "not valid UTF-8 text"
-        ) from None
 
 
 # Plain text ------------------------------------------------------------------------------------
@@ -73,7 +63,7 @@ def read_text(path: Path, *, root: Path | None = None) -> Document:
             _feed_lines(builder, paragraph, line=start)
         paragraph = []
 
-    for number, line in enumerate(_decode(path).splitlines(), start=1):
+    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
         if not line.strip():
             flush()
             continue

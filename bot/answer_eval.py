@@ -222,7 +222,7 @@ def format_composition(report: CompositionReport) -> str:
         ("answer starts within the first 60 words", f"{report.lead_within_60:.3f}", ">= 0.90"),
         (
             f"lists complete ({report.lists} list questions)",
-            f"{report.lists_complete:.3f}",
+            f"{report.lists_complete:.3f}" if report.lists else "-",
             ">= 0.90",
         ),
         ("bold that is answer", f"{report.bold_is_answer:.3f}", ">= 0.70"),

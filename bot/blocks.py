@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.models.blocks import (
+    ContextActionsBlock,
+    FeedbackButtonObject,
+    FeedbackButtonsElement,
+)
+
 from bot.answers import Answer
 from index.compose import Quote, source_parts
 
@@ -44,8 +50,12 @@ MAX_HEADING_CHARS = 70
 
 Blocks = list[dict[str, Any]]
 
+# Slack's own feedback buttons on an answer (one action; the value says which and for what).
+ANSWER_FEEDBACK = "answer_feedback"
+# The hand-made 👍/👎 of answers posted before: still handled for messages already in Slack.
 FEEDBACK_UP = "answer_feedback_up"
 FEEDBACK_DOWN = "answer_feedback_down"
+FLAG_GAP = "flag_gap"
 CHECKLIST_TICK = "checklist_tick"
 CHECKLIST_SHARE = "checklist_share"
 
@@ -169,18 +179,41 @@ def answer_message(answer: Answer, *, answer_id: int | None = None) -> dict[str,
         if footer:
             blocks.append(_context(" · ".join(footer)))
         fallback = composition.text
-    if answer_id is not None:
+    if answer_id is not None and answer.answered:
+        blocks.append(_feedback_buttons(answer_id))
+    elif answer_id is not None:
+        # Nothing to rate: the person can tell the knowledge owner what is missing.
         blocks.append(
             {
                 "type": "actions",
-                "block_id": "answer_feedback",
-                "elements": [
-                    _button("👍 Helpful", FEEDBACK_UP, str(answer_id)),
-                    _button("👎 Not helpful", FEEDBACK_DOWN, str(answer_id)),
-                ],
+                "block_id": "flag_gap",
+                "elements": [_button("Flag this gap", FLAG_GAP, str(answer_id))],
             }
         )
     return _message(fallback, blocks)
+
+
+def _feedback_buttons(answer_id: int) -> dict[str, Any]:
+    """Slack's native feedback buttons (a context_actions block); they toggle in the client."""
+    block = ContextActionsBlock(
+        block_id="answer_feedback",
+        elements=[
+            FeedbackButtonsElement(
+                action_id=ANSWER_FEEDBACK,
+                positive_button=FeedbackButtonObject(
+                    text="Helpful",
+                    value=f"up:{answer_id}",
+                    accessibility_label="This answer was helpful",
+                ),
+                negative_button=FeedbackButtonObject(
+                    text="Not helpful",
+                    value=f"down:{answer_id}",
+                    accessibility_label="This answer was not helpful",
+                ),
+            )
+        ],
+    )
+    return block.to_dict()
 
 
 def error_message(text: str) -> dict[str, Any]:

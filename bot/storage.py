@@ -32,6 +32,7 @@ __all__ = [
     "Base",
     "DigestDelivery",
     "DigestSubscription",
+    "GAP_FLAG",
     "Storage",
     "as_utc",
     "make_engine",
@@ -72,6 +73,10 @@ class AnswerRecord(Base):
     answered: Mapped[bool] = mapped_column(Boolean)
     passages_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+# Feedback votes: 1 helpful, -1 not helpful, 0 a gap flagged on a "not covered" reply.
+GAP_FLAG = 0
 
 
 class Feedback(Base):

@@ -96,7 +96,13 @@ def test_answer_comes_first_with_one_short_source_line_and_escapes_document_text
     assert message["text"] == "Second one."  # the notification is the answering sentence
     footer = message["blocks"][-2]["elements"][0]["text"]
     assert footer == "From _Doc_"  # the title, once
-    assert message["blocks"][-1]["elements"][0]["value"] == "7"
+    feedback = message["blocks"][-1]
+    assert feedback["type"] == "context_actions"  # Slack's own feedback buttons
+    buttons = feedback["elements"][0]
+    assert (buttons["positive_button"]["value"], buttons["negative_button"]["value"]) == (
+        "up:7",
+        "down:7",
+    )
     assert "match" not in json.dumps(message) and "0.5" not in json.dumps(message)
 
 

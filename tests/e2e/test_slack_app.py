@@ -71,11 +71,9 @@ def test_dm_gets_a_quoted_answer_with_sections_highlights_and_feedback(
         "*For organizations in their initial phases, establishing a centralized, shared ML team"
         in first
     )
-    actions = [b for b in call.params["blocks"] if b["type"] == "actions"][0]
-    assert [e["action_id"] for e in actions["elements"]] == [
-        "answer_feedback_up",
-        "answer_feedback_down",
-    ]
+    feedback = [b for b in call.params["blocks"] if b["type"] == "context_actions"][0]
+    [buttons] = feedback["elements"]
+    assert buttons["type"] == "feedback_buttons" and buttons["action_id"] == "answer_feedback"
     assert "/ml-checklist team-structure" in json.dumps(call.params["blocks"])
 
 
@@ -368,22 +366,71 @@ def test_feedback_is_stored_with_question_and_passages(
         running_app, dm("Is it realistic to expect ML results within a month?", channel="D800")
     )
     answer = slack.wait_for("chat.postMessage")[0]
-    buttons = [b for b in answer.params["blocks"] if b["type"] == "actions"][0]["elements"]
-    down = {**buttons[1], "block_id": "answer_feedback"}
-    post(
-        running_app.events_url,
-        action_body(down, response_url=slack.response_url("fb"), channel="D800"),
-        content_type=FORM,
-    )
-    reply = slack.wait_for("response_url:fb")[0]
-    assert "Thanks" in reply.params["text"]
-    answer_id = int(buttons[1]["value"])
+    feedback = [b for b in answer.params["blocks"] if b["type"] == "context_actions"][0]
+    buttons = feedback["elements"][0]
+
+    def click(button: str, name: str) -> dict[str, Any]:
+        action = {
+            "type": "feedback_buttons",
+            "action_id": buttons["action_id"],
+            "block_id": feedback["block_id"],
+            "value": buttons[button]["value"],
+        }
+        post(
+            running_app.events_url,
+            action_body(action, response_url=slack.response_url(name), channel="D800"),
+            content_type=FORM,
+        )
+        return slack.wait_for(f"response_url:{name}")[0].params
+
+    assert "Thanks" in click("negative_button", "fb")["text"]
+    answer_id = int(buttons["negative_button"]["value"].split(":")[1])
     store = storage(running_app)
     assert store.feedback(answer_id) == [("U100", -1)]
     record = store.answer(answer_id)
     assert record is not None and "ML results" in record.question
     assert json.loads(record.passages_json)[0]["section"]
     assert record.message_ts == answer.params.get("ts") or record.message_ts
+    # The buttons toggle: the last click wins.
+    assert "glad" in click("positive_button", "fb2")["text"]
+    assert store.feedback(answer_id) == [("U100", 1)]
+    # An older 👍/👎 message still counts, and a made-up value changes nothing.
+    old = {"type": "button", "action_id": "answer_feedback_down", "value": str(answer_id)}
+    post(
+        running_app.events_url,
+        action_body(old, response_url=slack.response_url("fb3"), channel="D800"),
+        content_type=FORM,
+    )
+    slack.wait_for("response_url:fb3")
+    assert store.feedback(answer_id) == [("U100", -1)]
+    forged = {**buttons, "type": "feedback_buttons", "value": "up:99999999999999999999"}
+    post(
+        running_app.events_url,
+        action_body(forged, response_url=slack.response_url("fb4"), channel="D800"),
+        content_type=FORM,
+    )
+    time.sleep(0.5)
+    assert not slack.calls("response_url:fb4")
+    assert store.feedback(answer_id) == [("U100", -1)]
+
+
+def test_a_not_covered_reply_offers_to_flag_the_gap(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    send_event(running_app, dm("What's the wifi password on the third floor?", channel="D810"))
+    reply = slack.wait_for("chat.postMessage")[0].params
+    assert_valid_blocks(reply)
+    assert "I don't know" in reply["text"]
+    assert not [b for b in reply["blocks"] if b["type"] == "context_actions"]  # nothing to rate
+    flag = [b for b in reply["blocks"] if b["type"] == "actions"][0]["elements"][0]
+    assert flag["action_id"] == "flag_gap"
+    post(
+        running_app.events_url,
+        action_body(flag, response_url=slack.response_url("gap"), channel="D810"),
+        content_type=FORM,
+    )
+    assert "doesn't cover this yet" in slack.wait_for("response_url:gap")[0].params["text"]
+    assert storage(running_app).feedback(int(flag["value"])) == [("U100", 0)]
 
 
 def test_ml_pitfalls_catalogue_and_plan_check(running_app: RunningApp, slack: FakeSlack) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from index.compose import Composer, Composition
+from index.documents import Passage
 from index.search import Retriever
 from index.text import clean_text
 from knowledge.schema import Checklists
@@ -140,6 +142,35 @@ class AnswerService:
             composition=composition,
         )
 
+    def suggested_prompts(self, *, limit: int = 4) -> list[tuple[str, str]]:
+        """Up to ``limit`` (title, question) prompts covering the knowledge base's main
+        topics: the largest top-level sections of each document, one document at a time.
+        A section's first hint question asks for it where there is one; else it is named."""
+        by_doc: dict[str, dict[str, list[Passage]]] = {}
+        for passage in self.retriever.index.passages:
+            top = passage.section.split(" > ")[0] if passage.section else ""
+            if top:
+                by_doc.setdefault(passage.doc_id, {}).setdefault(top, []).append(passage)
+        # Each document's sections, largest first; then one from each document in turn.
+        queues = [
+            sorted(sections.items(), key=lambda item: -len(item[1])) for sections in by_doc.values()
+        ]
+        picked: list[tuple[str, list[Passage]]] = []
+        while len(picked) < limit and any(queues):
+            for queue in queues:
+                if queue and len(picked) < limit:
+                    picked.append(queue.pop(0))
+        prompts = []
+        for top, passages in picked:
+            title = _TOPIC_NUMBER.sub("", top).strip()
+            head, _, rest = title.partition(": ")
+            if rest and len(head.split()) <= 4:
+                title = head  # "GOVERN-1: Policies, processes, … are in place" -> "GOVERN-1"
+            hint = next((h for p in passages for h in p.hints), None)
+            question = hint or f"What should we know about {title}?"
+            prompts.append((_short(title, 40), _short(question, 200)))
+        return prompts
+
     def _related_checklist(
         self, composition: Composition | None, passages: tuple[AnswerPassage, ...]
     ) -> str | None:
@@ -151,6 +182,14 @@ class AnswerService:
             return None
         votes = self._checklist_by_section.get(section)
         return votes.most_common(1)[0][0] if votes else None
+
+
+# "1. Strategies for…", "2) Design", "Part 3:" in a heading: not words a prompt needs.
+_TOPIC_NUMBER = re.compile(r"^\s*(?:\d+[.):]\s*|part\s+\d+\s*[:.-]\s*)", re.IGNORECASE)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _checklists_by_section(checklists: Checklists | None) -> dict[str, Counter[str]]:

@@ -1,19 +1,34 @@
-"""The App Home tab: how to ask, the person's checklist progress and digest subscriptions."""
+"""App Home: the Home tab (how to ask, the person's checklist progress and digest
+subscriptions), and the Messages tab's suggested prompts."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.blocks import home_view
 from bot.deps import BotDeps
 from bot.digests import Schedule
+from bot.listeners.assistant import PROMPTS_TITLE, prompt_objects
+
+log = logging.getLogger(__name__)
 
 
 def make_app_home_handler(deps: BotDeps) -> Callable[..., None]:
     def handle_app_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") == "messages":
+            # Prompts for the Messages tab itself: no thread_ts.
+            try:
+                client.assistant_threads_setSuggestedPrompts(
+                    channel_id=event["channel"], title=PROMPTS_TITLE, prompts=prompt_objects(deps)
+                )
+            except SlackApiError as exc:
+                log.warning("could not set the Messages tab prompts: %s", exc.response.get("error"))
+            return
         if event.get("tab", "home") != "home":
             return
         user = event["user"]

@@ -1,0 +1,86 @@
+"""Slack's agent container: suggested prompts when a thread starts, a title from the first
+question, a status while the answer is worked out (the reply clears it).
+
+Bolt's :class:`Assistant` middleware takes the container's events and the messages of DM
+threads; DMs outside a thread still reach the ``message`` listener, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, Assistant, SetStatus, SetSuggestedPrompts, SetTitle
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.deps import BotDeps
+from bot.replies import answer_in_slack
+from bot.slack_text import slack_to_plain
+
+__all__ = ["prompt_objects", "register"]
+
+STATUS = "is looking that up in the knowledge base…"
+PROMPTS_TITLE = "Ask about leading ML work"
+MAX_TITLE_CHARS = 80
+
+log = logging.getLogger(__name__)
+
+
+def prompt_objects(deps: BotDeps) -> list[dict[str, str]]:
+    """The knowledge base's suggested prompts, as Slack's prompt objects."""
+    return [
+        {"title": title, "message": message}
+        for title, message in deps.services.answers.suggested_prompts()
+    ]
+
+
+def _quietly(what: str, call: Any, **kwargs: Any) -> None:
+    """A container nicety (title, status, prompts) must never cost the answer."""
+    try:
+        call(**kwargs)
+    except SlackApiError as exc:
+        log.warning("could not %s: %s", what, exc.response.get("error"))
+
+
+def register(app: App, deps: BotDeps) -> None:
+    assistant = Assistant(logger=logging.getLogger("bot.assistant"))
+
+    @assistant.thread_started
+    def thread_started(set_suggested_prompts: SetSuggestedPrompts) -> None:
+        _quietly(
+            "set suggested prompts",
+            set_suggested_prompts,
+            prompts=prompt_objects(deps),
+            title=PROMPTS_TITLE,
+        )
+
+    @assistant.user_message
+    def user_message(
+        payload: dict[str, Any],
+        client: WebClient,
+        context: Any,
+        set_status: SetStatus,
+        set_title: SetTitle,
+    ) -> None:
+        if payload.get("subtype") not in (None, "file_share"):
+            return
+        channel, thread_ts = payload["channel"], payload["thread_ts"]
+        question = slack_to_plain(payload.get("text", ""), bot_user_id=context.bot_user_id)
+        earlier = deps.storage.thread_question(channel_id=channel, thread_ts=thread_ts)
+        if earlier is None and question.strip():
+            # The first question names the thread in the container's history.
+            _quietly("set the thread title", set_title, title=question[:MAX_TITLE_CHARS])
+        _quietly("set the status", set_status, status=STATUS)
+        deps.work.background(
+            answer_in_slack,
+            deps=deps,
+            client=client,
+            channel=channel,
+            user=payload["user"],
+            question=question,
+            thread_ts=thread_ts,
+            context=earlier,
+        )
+
+    app.use(assistant)

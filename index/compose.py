@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -461,39 +461,30 @@ class Composer:
         self, pid: int, qvec: np.ndarray, score: float, *, question: str, support: bool
     ) -> Quote:
         passage = self.passages[pid]
-        best = self._best_sentences(pid, qvec)
-        answer = {(pid, s) for s in self._bold_sentences(pid, qvec, question)}
         if support:
             # Support is the one sentence that answers best, with what it leans on.
-            best = best[:1]
-            answer = {(pid, best[0])}
-            spans = [*self._context_before(pid, best[0]), (pid, best[0])]
-        else:
-            # The lead is its whole passage (a paragraph or a few of its sentences), with the
-            # answering sentences in bold when there is more.
-            first = 0
-            spans = [
-                *self._context_before(pid, first),
-                *((pid, s) for s in range(len(passage.sentences))),
-            ]
-        if not support and not _ASKS_WHY.search(question):
-            shown = [self.passages[p].sentences[s] for p, s in spans]
-            following = self._neighbour(pid, 1)
-            members = self._list_of(following) if following is not None else None
-            ends_passage = spans[-1] == (pid, len(passage.sentences) - 1)
-            if members and following is not None and _ASKS_LIST.search(question):
-                # Asked for a list, the paragraph right before one leads to it: the list is
-                # the answer.
-                return self._list_quote(members, following, qvec, score, support=False)
-            if following is not None and ends_passage and _poses_problem_only(shown):
-                if members:
-                    listed = self._list_quote(members, following, qvec, score, support=False)
-                    return _join(self._quote(spans=spans, answer=set(), score=score), listed)
-                nxt = self.passages[following]
-                if _ADVICE.search(nxt.text):
-                    take = self._best_sentences(following, qvec)[:1] or [0]
-                    extra = [(following, s) for s in range(0, take[0] + 1)]
-                    return self._quote(spans=spans + extra, answer=set(extra), score=score)
+            best = self._best_sentences(pid, qvec)[0]
+            spans = [*self._context_before(pid, best), (pid, best)]
+            return self._quote(spans=spans, answer={(pid, best)}, score=score)
+        # The lead is its whole passage (a paragraph or a few of its sentences), with the
+        # answering sentences in bold when there is more.
+        spans = [*self._context_before(pid, 0), *((pid, s) for s in range(len(passage.sentences)))]
+        answer = {(pid, s) for s in self._bold_sentences(pid, qvec, question)}
+        following = self._neighbour(pid, 1)
+        if following is None or _ASKS_WHY.search(question):
+            return self._quote(spans=spans, answer=answer, score=score)
+        members = self._list_of(following)
+        if members and _ASKS_LIST.search(question):
+            # Asked for a list, the paragraph right before one leads to it: the list answers.
+            return self._list_quote(members, following, qvec, score, support=False)
+        if _poses_problem_only([self.passages[p].sentences[s] for p, s in spans]):
+            if members:
+                listed = self._list_quote(members, following, qvec, score, support=False)
+                return _join(self._quote(spans=spans, answer=set(), score=score), listed)
+            if _ADVICE.search(self.passages[following].text):
+                take = self._best_sentences(following, qvec)[0]
+                extra = [(following, s) for s in range(take + 1)]
+                return self._quote(spans=spans + extra, answer=set(extra), score=score)
         return self._quote(spans=spans, answer=answer, score=score)
 
     def _unit_quote(
@@ -619,15 +610,11 @@ def _holds(bounds: tuple[float, float], count: float) -> bool:
 
 
 def _with_more(quote: Quote, more: int) -> Quote:
-    from dataclasses import replace
-
     return replace(quote, more_items=max(0, more))
 
 
 def _join(first: Quote, second: Quote) -> Quote:
     """One quote of two consecutive places: a problem and the list that answers it."""
-    from dataclasses import replace
-
     return replace(
         first,
         sentences=first.sentences + second.sentences,

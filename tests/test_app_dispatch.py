@@ -110,9 +110,8 @@ def test_dm_is_answered_and_recorded(app_and_storage, fake: FakeSlack) -> None: 
     assert response.status == 200
     call = fake.wait_for("chat.postMessage")[0]
     assert call.params["channel"] == "DX"
-    answer_id = int(
-        [b for b in call.params["blocks"] if b["type"] == "actions"][0]["elements"][0]["value"]
-    )
+    feedback = [b for b in call.params["blocks"] if b["type"] == "context_actions"][0]
+    answer_id = int(feedback["elements"][0]["positive_button"]["value"].removeprefix("up:"))
     assert storage.answer(answer_id).question == "feature flag safety net for models"
 
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 QUESTION ?= How should a 20-person startup organise its machine learning team?
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench eval-devdocs clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,18 @@ lint: setup
 
 bench: setup
 	$(PY) -m bench
+
+# Retrieval and answers with no hints: the three development documents of ../shared/dev-docs
+# beside the article without its hints file (issue 12's setting), in a folder of their own.
+DEVDOCS ?= ../shared/dev-docs
+DEVKB := .mlbot/devdocs/knowledge
+eval-devdocs: setup
+	rm -rf $(DEVKB) && mkdir -p $(DEVKB)
+	cp knowledge/articles/ml-for-leaders.md $(DEVKB)/
+	for d in $(DEVDOCS)/*/; do cp "$$d/doc.md" "$(DEVKB)/$$(basename $$d).md"; done
+	KNOWLEDGE_DIR=$(DEVKB) DATA_DIR=.mlbot/devdocs $(VENV)/bin/mlbot eval \
+		--set knowledge/eval/devdocs_questions.yaml --set knowledge/eval/questions.yaml \
+		--set knowledge/eval/answer_questions.yaml
 
 clean:
 	rm -rf .mlbot .pytest_cache

@@ -31,6 +31,7 @@ disk.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -190,13 +191,17 @@ class PitfallDetector:
         if trained is None:
             trained = self._train(rows, cache_dir)
         self._views, self._topic, self._risk, self._own_risk = trained
-        # Every advice quote's vector, to pick the one that answers a text's own words.
-        quotes = [a.quote for p in pitfalls.pitfalls for a in p.advice]
-        vectors = embedder.encode(quotes) if quotes else np.zeros((0, embedder.dim), np.float32)
-        starts = np.cumsum([0, *(len(p.advice) for p in pitfalls.pitfalls)])
-        self._advice_vectors = [
-            vectors[starts[i] : starts[i + 1]] for i in range(len(pitfalls.pitfalls))
-        ]
+
+    @functools.cached_property
+    def _advice_vectors(self) -> list[np.ndarray]:
+        """Every advice quote's vector, to pick the one that answers a text's own words.
+        Encoded at the first match, not at start-up (two threads may both encode it once:
+        the same vectors)."""
+        pitfalls = self.pitfalls.pitfalls
+        quotes = [a.quote for p in pitfalls for a in p.advice]
+        vectors = self.embedder.encode(quotes)
+        starts = np.cumsum([0, *(len(p.advice) for p in pitfalls)])
+        return [vectors[starts[i] : starts[i + 1]] for i in range(len(pitfalls))]
 
     def _cache_path(self, rows: _Rows, cache_dir: Path) -> Path:
         import sklearn

@@ -98,6 +98,7 @@ class AnswerService:
         self.max_question_chars = max_question_chars
         self._checklist_by_section = _checklists_by_section(checklists)
         self.composer = Composer(retriever)
+        self._prompts: dict[int, list[tuple[str, str]]] = {}
 
     def answer(self, question: str, *, k: int | None = None, context: str | None = None) -> Answer:
         cleaned, truncated = clean_question(question, max_chars=self.max_question_chars)
@@ -145,7 +146,13 @@ class AnswerService:
     def suggested_prompts(self, *, limit: int = 4) -> list[tuple[str, str]]:
         """Up to ``limit`` (title, question) prompts covering the knowledge base's main
         topics: the largest top-level sections of each document, one document at a time.
-        A section's first hint question asks for it where there is one; else it is named."""
+        A section's first hint question asks for it where there is one; else it is named.
+        Worked out once per limit (the index does not change under a service)."""
+        if limit not in self._prompts:
+            self._prompts[limit] = self._derive_prompts(limit)
+        return list(self._prompts[limit])
+
+    def _derive_prompts(self, limit: int) -> list[tuple[str, str]]:
         by_doc: dict[str, dict[str, list[Passage]]] = {}
         for passage in self.retriever.index.passages:
             top = passage.section.split(" > ")[0] if passage.section else ""

@@ -164,16 +164,14 @@ def answer_message(answer: Answer, *, answer_id: int | None = None) -> dict[str,
             blocks.append(_section(f"*The nearest topics I do cover:*\n{topics}"))
         fallback = text
     else:
-        quotes = (composition.lead, *composition.support)
-        one_source = len({q.source for q in quotes}) == 1
-        for number, quote in enumerate(quotes):
+        for number, quote in enumerate(composition.quotes):
             if number == 1:
                 blocks.append(_context("Also relevant:"))
             line = _source_line(
-                quote.section, quote.source, with_title=not one_source, page=quote.page
+                quote.section, quote.source, with_title=not composition.one_source, page=quote.page
             )
             blocks.append(_section(f"{quote_mrkdwn(quote)}\n_{line}_"))
-        footer = [f"From _{escape(composition.lead.source)}_"] if one_source else []
+        footer = [f"From _{escape(composition.lead.source)}_"] if composition.one_source else []
         if answer.related_checklist:
             footer.append(f":clipboard: `/ml-checklist {answer.related_checklist}`")
         if footer:

@@ -303,8 +303,6 @@ def _rebuild(settings: Settings, out: TextIO) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
-    from pathlib import Path
-
     from bot.answer_eval import evaluate_composition, format_composition
     from bot.services import build_services
     from index.evaluate import calibrate, evaluate, format_table

@@ -57,19 +57,17 @@ def render_answer_text(
         if verbose:
             lines.append(f"(confidence {answer.confidence:.2f})")
         return "\n".join(lines)
-    quotes = (composition.lead, *composition.support)
-    one_source = len({q.source for q in quotes}) == 1
-    for number, quote in enumerate(quotes):
+    for number, quote in enumerate(composition.quotes):
         if number == 1:
             lines.append("Also relevant:")
         lines += _quote_lines(quote, bold=bold, width=width)
         where = _source_line(
-            quote.section, quote.source, with_title=not one_source, page=quote.page
+            quote.section, quote.source, with_title=not composition.one_source, page=quote.page
         )
         score = f"  (score {quote.score:.2f}, {quote.path}:{quote.line})" if verbose else ""
         lines.append(f"  — {where}{score}")
         lines.append("")
-    footer = [f"From {composition.lead.source}"] if one_source else []
+    footer = [f"From {composition.lead.source}"] if composition.one_source else []
     if answer.related_checklist:
         footer.append(f"related checklist: mlbot checklist {answer.related_checklist}")
     if footer:

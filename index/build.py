@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import bm25s
 import numpy as np
@@ -63,6 +63,15 @@ def _phase(phases: dict[str, float], name: str) -> Iterator[None]:
         yield
     finally:
         phases[name] = time.perf_counter() - started
+
+
+class EmbeddedKeys(NamedTuple):
+    vectors: VectorIndex
+    key_offsets: np.ndarray
+    sentence_vectors: np.ndarray
+    sentence_offsets: np.ndarray
+    encoded: int  # distinct passage texts run through the model
+    distinct: int  # distinct passage texts in all
 
 
 @dataclass(frozen=True)
@@ -182,8 +191,9 @@ def embed_passages(
     progress: bool = False,
     phases: dict[str, float] | None = None,
     known: KnownVectors | None = None,
-) -> tuple[VectorIndex, np.ndarray, np.ndarray, np.ndarray]:
-    """The vector index of every passage's keys, its key offsets, sentence vectors and offsets.
+) -> EmbeddedKeys:
+    """The vector index of every passage's keys, its key offsets, sentence vectors and offsets,
+    and how many distinct passage texts were encoded (the rest reused from ``known``).
 
     A passage is found through several keys: its own text, each of its sentences (when it has
     more than one) and the annotated questions it answers; it scores the best of its keys.
@@ -198,13 +208,16 @@ def embed_passages(
         for passage in passages:
             first.setdefault(passage.text, passage)
         unique = {text: row for row, text in enumerate(first)}
+        reuse = [known.lookup(p.text, p.sentences) for p in first.values()] if known else None
         passage_vectors, text_sentences = _encode_spans_with_progress(
             embedder,
             list(first),
             [_sentence_spans(p) for p in first.values()],
             progress=progress,
-            known=[known.lookup(p.text, p.sentences) for p in first.values()] if known else None,
+            known=reuse,
         )
+        encoded = len(first) if reuse is None else sum(r is None for r in reuse)
+        del reuse
         text_sentence_starts = np.cumsum([0, *(len(p.sentences) for p in first.values())])
         hints: dict[str, int] = {}
         for passage in passages:
@@ -262,7 +275,14 @@ def embed_passages(
                 where = chunk_kinds == source
                 chunk[where] = table[chunk_rows[where]]
             index.add(chunk)
-    return index, np.asarray(key_offsets, dtype=np.int64), sentence_vectors, sentence_offsets
+    return EmbeddedKeys(
+        vectors=index,
+        key_offsets=np.asarray(key_offsets, dtype=np.int64),
+        sentence_vectors=sentence_vectors,
+        sentence_offsets=sentence_offsets,
+        encoded=encoded,
+        distinct=len(first),
+    )
 
 
 def build_bm25(passages: Sequence[Passage]) -> bm25s.BM25:
@@ -315,11 +335,7 @@ def build_index(
     if incremental:
         with _phase(phases, "reusing"):
             known = _known_vectors(index_dir, embedder)
-    distinct = {p.text: p for p in passages}
-    encoded = sum(
-        known is None or known.lookup(p.text, p.sentences) is None for p in distinct.values()
-    )
-    vectors, key_offsets, sentence_vectors, sentence_offsets = embed_passages(
+    vectors, key_offsets, sentence_vectors, sentence_offsets, encoded, distinct = embed_passages(
         embedder, passages, kind=kind or "auto", progress=progress, phases=phases, known=known
     )
     del known
@@ -359,5 +375,5 @@ def build_index(
         path=path,
         phases={name: round(value, 2) for name, value in phases.items()},
         encoded=encoded,
-        distinct=len(distinct),
+        distinct=distinct,
     )

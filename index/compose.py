@@ -55,11 +55,9 @@ SETUP_SECTION_MARGIN = 0.3
 SUPPORT_LIST_ITEMS = 1
 # How far below the lead a list unit may score and still lead a question that asks for a list.
 LIST_MARGIN = 0.08
-# Bold: the closest sentences of a passage (at most BOLD_TOP, within BOLD_WITHIN of the best),
-# and only when they beat the next sentence by BOLD_MARGIN.
+# Bold: the closest sentences of a passage (at most BOLD_TOP, within BOLD_WITHIN of the best).
 BOLD_TOP = 2
 BOLD_WITHIN = 0.05
-BOLD_MARGIN = 0.0
 # A highlighted sentence is bolded only inside a quote that is at least this much longer.
 MIN_CONTEXT_WORDS = 6
 
@@ -240,10 +238,6 @@ class Quote:
         parts = list(self.sentences) + list(self.items)
         return " ".join(parts)
 
-    @property
-    def words(self) -> int:
-        return sum(word_count(t) for t in (*self.sentences, *self.items))
-
     def to_json(self) -> dict[str, object]:
         return {
             "text": " ".join(self.sentences),
@@ -267,6 +261,15 @@ class Composition:
     def text(self) -> str:
         """The answering sentence(s): what a notification shows."""
         return self.lead.answer_text
+
+    @property
+    def quotes(self) -> tuple[Quote, ...]:
+        return (self.lead, *self.support)
+
+    @property
+    def one_source(self) -> bool:
+        """Whether every quote comes from one document (its title is then shown once)."""
+        return len({q.source for q in self.quotes}) == 1
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -306,25 +309,17 @@ class Composer:
         sentences = self.passages[pid].sentences
         if len(sentences) <= 1:
             return list(range(len(sentences)))
-        sims = self._sentence_scores(pid, qvec)
+        sims = self.retriever.index.sentence_vectors_for(pid) @ qvec
         best = float(sims.max())
         return sorted(int(i) for i in np.argsort(-sims)[:BOLD_TOP] if sims[i] >= best - BOLD_WITHIN)
 
-    def _sentence_scores(self, pid: int, qvec: np.ndarray) -> np.ndarray:
-        return self.retriever.index.sentence_vectors_for(pid) @ qvec
-
     def _bold_sentences(self, pid: int, qvec: np.ndarray, question: str) -> list[int]:
-        """The sentences worth bolding: the closest ones, when they stand out from the rest."""
+        """The sentences worth bolding: the closest ones, or what answers in their place."""
         sentences = self.passages[pid].sentences
         if len(sentences) <= 1:
             return []
-        sims = np.sort(self._sentence_scores(pid, qvec))[::-1]
-        chosen = self._best_sentences(pid, qvec)
-        rest = sims[len(chosen)] if len(chosen) < len(sims) else -1.0
-        if sims[len(chosen) - 1] - rest < BOLD_MARGIN:
-            return []
         moved = set()
-        for i in chosen:
+        for i in self._best_sentences(pid, qvec):
             after = i + 1 if i + 1 < len(sentences) else None
             if after is None:
                 moved.add(i)
@@ -440,6 +435,12 @@ class Composer:
             lead_in = lead_ins[0]
             last = len(self.passages[lead_in].sentences) - 1
             spans = [*self._context_before(lead_in, last), (lead_in, last)]
+        if support:
+            chosen = [pid] if self.passages[pid].kind == ITEM else items[:1]
+            quote = self._quote(
+                spans=spans, answer=set(), score=score, items=chosen, cap=SUPPORT_LIST_ITEMS
+            )
+            return _with_more(quote, len(items) - len(chosen))
         # Bold the item asked about only when it stands out from its siblings.
         bold_items: list[int] = []
         if self.passages[pid].kind == ITEM and len(items) > 1:
@@ -447,12 +448,6 @@ class Composer:
             ranked = sorted(items, key=lambda p: -sims[p])
             if ranked[0] == pid and sims[ranked[0]] - sims[ranked[1]] >= 0.08:
                 bold_items = [pid]
-        if support:
-            chosen = [pid] if self.passages[pid].kind == ITEM else items[:1]
-            quote = self._quote(
-                spans=spans, answer=set(), score=score, items=chosen, cap=SUPPORT_LIST_ITEMS
-            )
-            return _with_more(quote, len(items) - len(chosen))
         return self._quote(
             spans=spans, answer=set(), score=score, items=items, bold_items=bold_items
         )

@@ -5,7 +5,6 @@ What `mlbot docs` does; the rebuild after a change is the caller's (and incremen
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from index.documents import (
     hints_path,
     read_any,
 )
-from index.store import IndexStoreError, read_manifest
+from index.store import IndexStoreError, read_passages
 from knowledge.errors import KnowledgeError
 
 __all__ = ["DocumentInfo", "add_documents", "list_documents", "remove_document"]
@@ -46,17 +45,14 @@ class DocumentInfo:
 def _indexed(index_dir: Path) -> tuple[dict[str, tuple[str, str]], Counter[str], str | None]:
     """From the live index: each path's (id, title), passages per path, and the build time."""
     try:
-        manifest = read_manifest(index_dir)
-        build = index_dir / (index_dir / "CURRENT").read_text().strip()
-        names: dict[str, tuple[str, str]] = {}
-        counts: Counter[str] = Counter()
-        with (build / "passages.jsonl").open(encoding="utf-8") as handle:
-            for line in handle:
-                passage = json.loads(line)
-                names.setdefault(passage["path"], (passage["doc_id"], passage["doc_title"]))
-                counts[passage["path"]] += 1
-    except (IndexStoreError, OSError, ValueError, KeyError):
+        manifest, passages = read_passages(index_dir)
+    except IndexStoreError:
         return {}, Counter(), None
+    names: dict[str, tuple[str, str]] = {}
+    counts: Counter[str] = Counter()
+    for passage in passages:
+        names.setdefault(passage.path, (passage.doc_id, passage.doc_title))
+        counts[passage.path] += 1
     return names, counts, manifest.built_at
 
 

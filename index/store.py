@@ -36,6 +36,7 @@ __all__ = [
     "load_index",
     "publish_index",
     "read_manifest",
+    "read_passages",
     "write_atomic",
 ]
 
@@ -179,6 +180,20 @@ def _current_build(index_dir: Path) -> Path:
 
 def read_manifest(index_dir: Path) -> Manifest:
     return _read_build_manifest(_current_build(index_dir))
+
+
+def read_passages(index_dir: Path) -> tuple[Manifest, list[Passage]]:
+    """The live index's manifest and passages (from one build), without its vectors."""
+    build = _current_build(index_dir)
+    manifest = _read_build_manifest(build)
+    path = build / "passages.jsonl"
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return manifest, [_passage_from_json(line) for line in handle]
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorruptError(
+            f"{path} is damaged ({exc}). Rebuild with: mlbot index build"
+        ) from None
 
 
 def _read_build_manifest(build: Path) -> Manifest:

@@ -21,7 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bot.answers import AnswerService
-from bot.blocks import answer_message
+from bot.slack.blocks import answer_message
 from knowledge.schema import EvalQuestion, EvalSet
 
 __all__ = ["CompositionReport", "MessageText", "evaluate_composition", "message_text"]

@@ -395,8 +395,8 @@ def _configure_logging() -> None:
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     import os
 
-    from bot.server import StartupError, serve_http, serve_socket
     from bot.settings import MissingSettingError
+    from bot.slack.server import StartupError, serve_http, serve_socket
 
     _configure_logging()
     settings = _settings()
@@ -458,8 +458,8 @@ def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_checklist(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.listeners.commands.ml_checklist import parse_checklist_args
     from bot.services import catalogue_path
+    from bot.slack.listeners.commands.ml_checklist import parse_checklist_args
     from knowledge import load_checklists
 
     checklists = load_checklists(catalogue_path(_settings(), "checklists.yaml"))
@@ -504,11 +504,11 @@ def _cmd_checklist(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _digest_service(settings: Settings) -> DigestService:
-    from bot.app import make_web_client
     from bot.pitfalls import PitfallDetector
-    from bot.server import make_digest_service
     from bot.services import catalogue_path, make_detector
-    from bot.storage import Storage
+    from bot.slack.app import make_web_client
+    from bot.slack.server import make_digest_service
+    from bot.store import Storage
     from knowledge import load_pitfalls
 
     catalogue = load_pitfalls(catalogue_path(settings, "pitfalls.yaml"))
@@ -560,14 +560,14 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
             f"{args.channel}: digest {schedule.describe()}; first at {nxt:%Y-%m-%d %H:%M} UTC\n"
         )
     elif command == "unsubscribe":
-        stopped = service.storage.deactivate_subscription(args.channel)
+        stopped = service.storage.digests.deactivate_subscription(args.channel)
         out.write(f"{args.channel}: {'unsubscribed' if stopped else 'was not subscribed'}\n")
     elif command == "status":
-        sub = service.storage.subscription(args.channel)
+        sub = service.storage.digests.subscription(args.channel)
         if sub is None or not sub.active:
             out.write(f"{args.channel}: not subscribed\n")
         else:
-            last = service.storage.last_posted(sub.id)
+            last = service.storage.digests.last_posted(sub.id)
             out.write(
                 f"{args.channel}: digest {Schedule.of(sub).describe()}; last posted period: "
                 f"{last.period_key if last else 'none'}\n"
@@ -591,7 +591,7 @@ def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     import signal
     import threading
 
-    from bot.server import run_scheduler
+    from bot.slack.server import run_scheduler
 
     _configure_logging()
     settings = _settings()
@@ -608,8 +608,8 @@ def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_db(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.migrate import current_revision, head_revision, upgrade
-    from bot.storage import make_engine
+    from bot.store import make_engine
+    from bot.store.migrate import current_revision, head_revision, upgrade
 
     engine = make_engine(_settings().resolved_database_url)
     if args.db_command == "upgrade":

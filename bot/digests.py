@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.pitfalls import PitfallDetector
-from bot.storage import DigestSubscription, Storage, as_utc
+from bot.store import DigestSubscription, Storage, as_utc
 from knowledge.schema import Pitfall, Pitfalls, SourceQuote
 
 __all__ = [
@@ -232,7 +232,7 @@ class DigestService:
         now: dt.datetime | None = None,
     ) -> tuple[DigestSubscription, Schedule]:
         schedule = Schedule(cadence=cadence, at_time=parse_at(at_time), tz=tz)
-        sub = self.storage.upsert_subscription(
+        sub = self.storage.digests.upsert_subscription(
             channel_id=channel_id,
             cadence=schedule.cadence,
             at_time=schedule.at_time,
@@ -342,7 +342,7 @@ class DigestService:
         """What the digest would say now: since the last digest (or one period back); records
         nothing, and the rotation does not advance."""
         now = now or dt.datetime.now(dt.UTC)
-        sub = self.storage.subscription(channel_id)
+        sub = self.storage.digests.subscription(channel_id)
         if sub is None or not sub.active:
             sub = DigestSubscription(
                 channel_id=channel_id,
@@ -354,7 +354,7 @@ class DigestService:
             )
             last = None
         else:
-            last = self.storage.last_posted(sub.id)
+            last = self.storage.digests.last_posted(sub.id)
         start = now - Schedule.of(sub).period
         if last is not None:
             start = period_end(last.period_key)
@@ -376,17 +376,17 @@ class DigestService:
         """One scheduler pass: post every due digest that nobody has posted for its period."""
         now = now or dt.datetime.now(dt.UTC)
         report = TickReport()
-        for sub in self.storage.active_subscriptions():
+        for sub in self.storage.digests.active_subscriptions():
             period = self.due_period(sub, now)
             if period is None:
                 continue
             start, end = period
             key = period_key(end)
-            done = self.storage.delivery(sub.id, key)
+            done = self.storage.digests.delivery(sub.id, key)
             if done is not None and done.status == "posted":
                 report.skipped.append(sub.channel_id)
                 continue
-            delivery_id = self.storage.claim_delivery(
+            delivery_id = self.storage.digests.claim_delivery(
                 subscription_id=sub.id,
                 period_key=key,
                 worker=self.worker_id,
@@ -406,7 +406,7 @@ class DigestService:
                 log.exception("digest for %s failed", sub.channel_id)
                 report.failed.append(sub.channel_id)
                 continue
-            completed = self.storage.complete_delivery(
+            completed = self.storage.digests.complete_delivery(
                 delivery_id=delivery_id,
                 worker=self.worker_id,
                 message_ts=str(response.get("ts", "")),

@@ -10,13 +10,13 @@ import pytest
 from slack_bolt.request import BoltRequest
 
 from bot.answers import AnswerService
-from bot.app import create_app, make_web_client
-from bot.deps import BotDeps
 from bot.pitfalls import PitfallDetector
-from bot.server import make_digest_service
 from bot.services import Services
 from bot.settings import Settings
-from bot.storage import Storage
+from bot.slack.app import create_app, make_web_client
+from bot.slack.deps import BotDeps
+from bot.slack.server import make_digest_service
+from bot.store import Storage
 from index.build import build_index
 from index.search import Retriever, Thresholds
 from index.store import load_index
@@ -112,7 +112,7 @@ def test_dm_is_answered_and_recorded(app_and_storage, fake: FakeSlack) -> None: 
     assert call.params["channel"] == "DX"
     feedback = [b for b in call.params["blocks"] if b["type"] == "context_actions"][0]
     answer_id = int(feedback["elements"][0]["positive_button"]["value"].removeprefix("up:"))
-    assert storage.answer(answer_id).question == "feature flag safety net for models"
+    assert storage.answers.answer(answer_id).question == "feature flag safety net for models"
 
 
 def test_redelivered_event_is_dropped_by_middleware(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +121,7 @@ def test_redelivered_event_is_dropped_by_middleware(app_and_storage, fake: FakeS
     dispatch(app, body)
     fake.wait_for("chat.postMessage")
     assert dispatch(app, body, headers={"X-Slack-Retry-Num": "1"}).status == 200
-    assert storage.claim_event("EvSame") is False
+    assert storage.events.claim_event("EvSame") is False
     import time
 
     time.sleep(0.3)
@@ -161,7 +161,7 @@ def test_radar_off_reads_nothing(
 
     time.sleep(0.5)
     assert seen == []
-    storage.set_radar(channel_id="CR", enabled=True, user_id="U1")
+    storage.radar.set_radar(channel_id="CR", enabled=True, user_id="U1")
     dispatch(
         app,
         event_body({**message, "ts": "1.000002", "text": "ship the model with no flag tonight"}),

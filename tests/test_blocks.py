@@ -8,7 +8,8 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.answers import Answer, AnswerPassage
-from bot.blocks import (
+from bot.pitfalls import PitfallMatch
+from bot.slack.blocks import (
     answer_message,
     checklist_message,
     escape,
@@ -17,7 +18,6 @@ from bot.blocks import (
     pitfall_matches_message,
     unknown_topic_message,
 )
-from bot.pitfalls import PitfallMatch
 from index.compose import Composition, Quote
 from knowledge import load_checklists, load_pitfalls
 from knowledge.schema import Pitfalls

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from bot.migrate import current_revision, head_revision, upgrade
-from bot.storage import Base, Storage, make_engine
+from bot.store import Base, Storage, make_engine
+from bot.store.migrate import current_revision, head_revision, upgrade
 
 EXPECTED_TABLES = {
     "processed_events",
@@ -55,7 +55,7 @@ def test_database_from_the_previous_release_is_adopted_and_kept(database_url: st
     assert current_revision(engine) is None
     storage = Storage.from_url(database_url)  # migrates on start
     assert current_revision(storage.engine) == head_revision()
-    assert storage.ticked_items(user_id="U1", channel_id="C1", checklist_id="hiring") == {
-        "separate-roles"
-    }
-    assert storage.claim_event("Ev1") is True
+    assert storage.checklists.ticked_items(
+        user_id="U1", channel_id="C1", checklist_id="hiring"
+    ) == {"separate-roles"}
+    assert storage.events.claim_event("Ev1") is True

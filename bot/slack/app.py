@@ -13,10 +13,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from bot.deps import BotDeps
-from bot.listeners import register_listeners
-from bot.middleware import make_dedupe_middleware, request_logging
 from bot.settings import Settings
+from bot.slack.deps import BotDeps
+from bot.slack.listeners import register_listeners
+from bot.slack.middleware import make_dedupe_middleware, request_logging
 
 __all__ = ["create_app", "make_web_client"]
 

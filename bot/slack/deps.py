@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from bot.digests import DigestService
 from bot.pitfalls import PitfallDetector
 from bot.services import Services
-from bot.storage import Storage
+from bot.store import Storage
 from bot.work import ModelWork
 
 __all__ = ["BotDeps"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 
-from bot.storage import Storage
+from bot.store import Storage
 
 __all__ = ["make_dedupe_middleware", "request_logging"]
 
@@ -24,7 +24,7 @@ def make_dedupe_middleware(storage: Storage) -> Callable[..., Any]:
 
     def dedupe_events(body: dict[str, Any], next: Callable[[], BoltResponse], request: Any) -> Any:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not storage.claim_event(str(event_id)):
+        if event_id and not storage.events.claim_event(str(event_id)):
             retry = (request.headers.get("x-slack-retry-num") or ["?"])[0]
             log.info("dropping redelivered event %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")

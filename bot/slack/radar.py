@@ -9,8 +9,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import radar_nudge_message
-from bot.deps import BotDeps
+from bot.slack.blocks import radar_nudge_message
+from bot.slack.deps import BotDeps
 
 __all__ = ["radar_check"]
 
@@ -31,7 +31,7 @@ def radar_check(deps: BotDeps, client: WebClient, event: dict[str, Any]) -> str 
     for match in deps.work.run(deps.detector.detect, text):
         if match.score < deps.radar_threshold:
             break
-        if not deps.storage.claim_nudge(
+        if not deps.storage.radar.claim_nudge(
             channel_id=channel,
             pitfall_id=match.pitfall.id,
             day=day,

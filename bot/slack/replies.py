@@ -8,8 +8,8 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.answers import QuestionError
-from bot.blocks import answer_message, error_message
-from bot.deps import BotDeps
+from bot.slack.blocks import answer_message, error_message
+from bot.slack.deps import BotDeps
 
 __all__ = ["FAILURE_TEXT", "answer_in_slack"]
 
@@ -45,7 +45,7 @@ def answer_in_slack(
         log.exception("answering failed in %s", channel)
         client.chat_postMessage(**reply_args, **error_message(FAILURE_TEXT))
         return
-    answer_id = deps.storage.record_answer(
+    answer_id = deps.storage.answers.record_answer(
         channel_id=channel,
         user_id=user,
         thread_ts=thread_ts,
@@ -55,4 +55,4 @@ def answer_in_slack(
     )
     response = client.chat_postMessage(**reply_args, **answer_message(answer, answer_id=answer_id))
     if response.get("ts"):
-        deps.storage.set_answer_message(answer_id, str(response["ts"]))
+        deps.storage.answers.set_answer_message(answer_id, str(response["ts"]))

@@ -18,14 +18,14 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import create_app, make_web_client
-from bot.blocks import digest_message
-from bot.deps import BotDeps
 from bot.digests import DigestService
 from bot.pitfalls import PitfallDetector
 from bot.services import build_services, make_detector
 from bot.settings import Settings
-from bot.storage import Storage
+from bot.slack.app import create_app, make_web_client
+from bot.slack.blocks import digest_message
+from bot.slack.deps import BotDeps
+from bot.store import Storage
 from bot.work import ModelWork
 from knowledge.schema import Pitfalls
 

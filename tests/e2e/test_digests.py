@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import make_web_client
 from bot.digests import DigestService
 from bot.pitfalls import PitfallDetector
-from bot.server import make_digest_service
 from bot.settings import Settings
-from bot.storage import Storage
+from bot.slack.app import make_web_client
+from bot.slack.server import make_digest_service
+from bot.store import Storage
 from knowledge import load_pitfalls
 from tests.e2e.conftest import BOT_TOKEN, app_env
 from tests.fake_slack import FakeSlack
@@ -135,7 +135,7 @@ def test_preview_records_nothing(slack: FakeSlack, tmp_path: Path) -> None:
     second = digests.preview("CP", now=RUN)
     assert first.watch.id == second.watch.id
     assert slack.calls("chat.postMessage") == []
-    sub = digests.storage.subscription("CP")
+    sub = digests.storage.digests.subscription("CP")
     assert sub is not None and json.loads(sub.shown_pitfalls) == []
 
 
@@ -195,9 +195,9 @@ def test_exactly_once_across_processes_leases_and_repeated_ticks(
 
     # 3. A process that died after claiming: its digest waits for the lease, then goes out once.
     week2 = RUN + dt.timedelta(days=7)
-    sub = digests.storage.subscription("CX1")
+    sub = digests.storage.digests.subscription("CX1")
     assert sub is not None
-    dead = digests.storage.claim_delivery(
+    dead = digests.storage.digests.claim_delivery(
         subscription_id=sub.id,
         period_key="2026-12-07T09:00Z",
         worker="dead-worker",
@@ -213,5 +213,5 @@ def test_exactly_once_across_processes_leases_and_repeated_ticks(
     assert sorted(r.stdout.split(",")[0] for r in after) == ["posted 0", "posted 1"]
     channels_week2 = [c.params["channel"] for c in slack.calls("chat.postMessage")[3:]]
     assert sorted(channels_week2) == channels
-    delivery = digests.storage.delivery(sub.id, "2026-12-07T09:00Z")
+    delivery = digests.storage.digests.delivery(sub.id, "2026-12-07T09:00Z")
     assert delivery is not None and delivery.status == "posted" and delivery.message_ts

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.storage import Storage
+from bot.store import Storage
 from knowledge import load_checklists
 from tests.e2e.conftest import RunningApp
 from tests.fake_slack import FakeSlack
@@ -328,7 +328,9 @@ def test_checkbox_ticks_persist_per_person_and_channel(
     )
     time.sleep(0.5)
     assert (
-        storage(running_app).ticked_items(user_id="U100", channel_id="C600", checklist_id="hiring")
+        storage(running_app).checklists.ticked_items(
+            user_id="U100", channel_id="C600", checklist_id="hiring"
+        )
         == set()
     )
 
@@ -386,14 +388,14 @@ def test_feedback_is_stored_with_question_and_passages(
     assert "Thanks" in click("negative_button", "fb")["text"]
     answer_id = int(buttons["negative_button"]["value"].split(":")[1])
     store = storage(running_app)
-    assert store.feedback(answer_id) == [("U100", -1)]
-    record = store.answer(answer_id)
+    assert store.answers.feedback(answer_id) == [("U100", -1)]
+    record = store.answers.answer(answer_id)
     assert record is not None and "ML results" in record.question
     assert json.loads(record.passages_json)[0]["section"]
     assert record.message_ts == answer.params.get("ts") or record.message_ts
     # The buttons toggle: the last click wins.
     assert "glad" in click("positive_button", "fb2")["text"]
-    assert store.feedback(answer_id) == [("U100", 1)]
+    assert store.answers.feedback(answer_id) == [("U100", 1)]
     # An older 👍/👎 message still counts, and a made-up value changes nothing.
     old = {"type": "button", "action_id": "answer_feedback_down", "value": str(answer_id)}
     post(
@@ -402,7 +404,7 @@ def test_feedback_is_stored_with_question_and_passages(
         content_type=FORM,
     )
     slack.wait_for("response_url:fb3")
-    assert store.feedback(answer_id) == [("U100", -1)]
+    assert store.answers.feedback(answer_id) == [("U100", -1)]
     forged = {**buttons, "type": "feedback_buttons", "value": "up:99999999999999999999"}
     post(
         running_app.events_url,
@@ -411,7 +413,7 @@ def test_feedback_is_stored_with_question_and_passages(
     )
     time.sleep(0.5)
     assert not slack.calls("response_url:fb4")
-    assert store.feedback(answer_id) == [("U100", -1)]
+    assert store.answers.feedback(answer_id) == [("U100", -1)]
 
 
 def test_a_not_covered_reply_offers_to_flag_the_gap(
@@ -430,7 +432,7 @@ def test_a_not_covered_reply_offers_to_flag_the_gap(
         content_type=FORM,
     )
     assert "doesn't cover this yet" in slack.wait_for("response_url:gap")[0].params["text"]
-    assert storage(running_app).feedback(int(flag["value"])) == [("U100", 0)]
+    assert storage(running_app).answers.feedback(int(flag["value"])) == [("U100", 0)]
 
 
 def test_ml_pitfalls_catalogue_and_plan_check(running_app: RunningApp, slack: FakeSlack) -> None:
@@ -605,7 +607,7 @@ def test_app_home_shows_progress_subscriptions_and_how_to_ask(
     running_app: RunningApp, slack: FakeSlack
 ) -> None:
     store = storage(running_app)
-    store.set_tick(
+    store.checklists.set_tick(
         user_id="UHOME",
         channel_id="CH1",
         checklist_id="hiring",
@@ -614,7 +616,7 @@ def test_app_home_shows_progress_subscriptions_and_how_to_ask(
     )
     import datetime as dt
 
-    store.upsert_subscription(
+    store.digests.upsert_subscription(
         channel_id="CH2",
         cadence="weekly",
         at_time="09:00",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.deps import BotDeps
-from bot.listeners import actions, assistant, commands, events
+from bot.slack.deps import BotDeps
+from bot.slack.listeners import actions, assistant, commands, events
 
 __all__ = ["register_listeners"]
 

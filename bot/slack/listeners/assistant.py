@@ -14,9 +14,9 @@ from slack_bolt import App, Assistant, SetStatus, SetSuggestedPrompts, SetTitle
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.deps import BotDeps
-from bot.replies import answer_in_slack
-from bot.slack_text import slack_to_plain
+from bot.slack.deps import BotDeps
+from bot.slack.replies import answer_in_slack
+from bot.slack.text import slack_to_plain
 
 __all__ = ["prompt_objects", "register"]
 
@@ -67,7 +67,7 @@ def register(app: App, deps: BotDeps) -> None:
             return
         channel, thread_ts = payload["channel"], payload["thread_ts"]
         question = slack_to_plain(payload.get("text", ""), bot_user_id=context.bot_user_id)
-        earlier = deps.storage.thread_question(channel_id=channel, thread_ts=thread_ts)
+        earlier = deps.storage.answers.thread_question(channel_id=channel, thread_ts=thread_ts)
         if earlier is None and question.strip():
             # The first question names the thread in the container's history.
             _quietly("set the thread title", set_title, title=question[:MAX_TITLE_CHARS])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.blocks import (
+from bot.slack.blocks import (
     ANSWER_FEEDBACK,
     CHECKLIST_SHARE,
     CHECKLIST_TICK,
@@ -10,11 +10,11 @@ from bot.blocks import (
     FEEDBACK_UP,
     FLAG_GAP,
 )
-from bot.deps import BotDeps
-from bot.listeners.actions.answer_feedback import make_feedback_handler
-from bot.listeners.actions.checklist_share import make_checklist_share_handler
-from bot.listeners.actions.checklist_tick import make_checklist_tick_handler
-from bot.storage import GAP_FLAG
+from bot.slack.deps import BotDeps
+from bot.slack.listeners.actions.answer_feedback import make_feedback_handler
+from bot.slack.listeners.actions.checklist_share import make_checklist_share_handler
+from bot.slack.listeners.actions.checklist_tick import make_checklist_tick_handler
+from bot.store import GAP_FLAG
 
 
 def register(app: App, deps: BotDeps) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot.deps import BotDeps
-from bot.storage import GAP_FLAG
+from bot.slack.deps import BotDeps
+from bot.store import GAP_FLAG
 
 _VOTES = {"up": 1, "down": -1}
 _MAX_ID_DIGITS = 18
@@ -36,7 +36,7 @@ def make_feedback_handler(deps: BotDeps, *, vote: int | None = None) -> Callable
         answer_id = _answer_id(value)
         if chosen is None or answer_id is None:
             return  # not a value we made
-        stored = deps.storage.record_feedback(
+        stored = deps.storage.answers.record_feedback(
             answer_id=answer_id, user_id=body["user"]["id"], vote=chosen
         )
         if chosen == GAP_FLAG:

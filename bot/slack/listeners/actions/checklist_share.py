@@ -10,9 +10,9 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import shared_checklist_message
-from bot.deps import BotDeps
-from bot.slack_text import channel_of_action
+from bot.slack.blocks import shared_checklist_message
+from bot.slack.deps import BotDeps
+from bot.slack.text import channel_of_action
 
 log = logging.getLogger(__name__)
 _NOT_MEMBER = {"not_in_channel", "channel_not_found", "is_archived"}
@@ -33,7 +33,7 @@ def make_checklist_share_handler(deps: BotDeps) -> Callable[..., None]:
             )
             return
         user, channel = body["user"]["id"], channel_of_action(body)
-        ticked = deps.storage.ticked_items(
+        ticked = deps.storage.checklists.ticked_items(
             user_id=user, channel_id=channel, checklist_id=checklist_id
         )
         message = shared_checklist_message(

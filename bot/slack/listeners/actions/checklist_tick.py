@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot.blocks import checklist_message
-from bot.deps import BotDeps
-from bot.listeners.commands.ml_checklist import MAX_HEAD_COUNT
-from bot.slack_text import channel_of_action
+from bot.slack.blocks import checklist_message
+from bot.slack.deps import BotDeps
+from bot.slack.listeners.commands.ml_checklist import MAX_HEAD_COUNT
+from bot.slack.text import channel_of_action
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def make_checklist_tick_handler(deps: BotDeps) -> Callable[..., None]:
             return  # an old message whose checklist or item no longer exists
         selected = {o.get("value") for o in action.get("selected_options") or []}
         user, channel = body["user"]["id"], channel_of_action(body)
-        deps.storage.set_tick(
+        deps.storage.checklists.set_tick(
             user_id=user,
             channel_id=channel,
             checklist_id=checklist_id,
@@ -46,7 +46,7 @@ def make_checklist_tick_handler(deps: BotDeps) -> Callable[..., None]:
         )
         if not body.get("response_url"):
             return
-        ticked = deps.storage.ticked_items(
+        ticked = deps.storage.checklists.ticked_items(
             user_id=user, channel_id=channel, checklist_id=checklist_id
         )
         try:

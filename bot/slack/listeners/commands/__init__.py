@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.deps import BotDeps
-from bot.listeners.commands.ml_checklist import make_ml_checklist_handler
-from bot.listeners.commands.ml_digest import make_ml_digest_handlers
-from bot.listeners.commands.ml_pitfalls import make_ml_pitfalls_handlers
-from bot.listeners.commands.ml_radar import make_ml_radar_handler
+from bot.slack.deps import BotDeps
+from bot.slack.listeners.commands.ml_checklist import make_ml_checklist_handler
+from bot.slack.listeners.commands.ml_digest import make_ml_digest_handlers
+from bot.slack.listeners.commands.ml_pitfalls import make_ml_pitfalls_handlers
+from bot.slack.listeners.commands.ml_radar import make_ml_radar_handler
 
 
 def register(app: App, deps: BotDeps) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt import Ack
 
-from bot.blocks import checklist_message, checklist_topics_message, unknown_topic_message
-from bot.deps import BotDeps
+from bot.slack.blocks import checklist_message, checklist_topics_message, unknown_topic_message
+from bot.slack.deps import BotDeps
 
 # Friendly spellings people type for the canonical topic ids.
 ALIASES = {
@@ -67,7 +67,7 @@ def make_ml_checklist_handler(deps: BotDeps) -> Callable[..., None]:
         if problem:
             ack(text=problem, response_type="ephemeral")
             return
-        ticked = deps.storage.ticked_items(
+        ticked = deps.storage.checklists.ticked_items(
             user_id=command["user_id"], channel_id=command["channel_id"], checklist_id=checklist.id
         )
         ack(

@@ -10,10 +10,10 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import digest_message, error_message, escape
-from bot.deps import BotDeps
 from bot.digests import CADENCES, Schedule, ScheduleError, parse_at
-from bot.replies import FAILURE_TEXT
+from bot.slack.blocks import digest_message, error_message, escape
+from bot.slack.deps import BotDeps
+from bot.slack.replies import FAILURE_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
             ack(text=":hourglass_flowing_sand: One moment…", response_type="ephemeral")
             return
         if action == "unsubscribe":
-            stopped = deps.storage.deactivate_subscription(channel)
+            stopped = deps.storage.digests.deactivate_subscription(channel)
             text = (
                 "Unsubscribed: no more digests here."
                 if stopped
@@ -111,12 +111,12 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
 
 
 def status_text(deps: BotDeps, channel: str) -> str:
-    sub = deps.storage.subscription(channel)
+    sub = deps.storage.digests.subscription(channel)
     if sub is None or not sub.active:
         return "No digest here yet. `/ml-digest subscribe` starts a weekly one (Mondays 09:00)."
     schedule = Schedule.of(sub)
     nxt = schedule.next_run(dt.datetime.now(dt.UTC))
-    last = deps.storage.last_posted(sub.id)
+    last = deps.storage.digests.last_posted(sub.id)
     last_text = f"last one for the period ending {last.period_key}" if last else "none sent yet"
     return (
         f"Digest {schedule.describe()}; next <!date^{int(nxt.timestamp())}^{{date_short_pretty}} "

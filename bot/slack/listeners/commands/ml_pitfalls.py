@@ -8,16 +8,16 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
-from bot.blocks import (
+from bot.pitfalls import find_pitfall
+from bot.slack.blocks import (
     error_message,
     pitfall_catalogue_message,
     pitfall_detail_message,
     pitfall_matches_message,
 )
-from bot.deps import BotDeps
-from bot.pitfalls import find_pitfall
-from bot.replies import FAILURE_TEXT
-from bot.slack_text import slack_to_plain
+from bot.slack.deps import BotDeps
+from bot.slack.replies import FAILURE_TEXT
+from bot.slack.text import slack_to_plain
 
 MAX_PLAN_CHARS = 8000
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.deps import BotDeps
-from bot.listeners.events.app_home import make_app_home_handler
-from bot.listeners.events.app_mention import make_app_mention_handler
-from bot.listeners.events.message import make_message_handler
+from bot.slack.deps import BotDeps
+from bot.slack.listeners.events.app_home import make_app_home_handler
+from bot.slack.listeners.events.app_mention import make_app_mention_handler
+from bot.slack.listeners.events.message import make_message_handler
 
 
 def register(app: App, deps: BotDeps) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import home_view
-from bot.deps import BotDeps
 from bot.digests import Schedule
-from bot.listeners.assistant import PROMPTS_TITLE, prompt_objects
+from bot.slack.blocks import home_view
+from bot.slack.deps import BotDeps
+from bot.slack.listeners.assistant import PROMPTS_TITLE, prompt_objects
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,13 @@ def make_app_home_handler(deps: BotDeps) -> Callable[..., None]:
         user = event["user"]
         checklists = deps.services.checklists
         progress = []
-        for channel, checklist_id, done in deps.storage.checklist_progress(user):
+        for channel, checklist_id, done in deps.storage.checklists.checklist_progress(user):
             checklist = checklists.get(checklist_id)
             if checklist is not None:
                 progress.append((channel, checklist.title, done, len(checklist.all_items())))
         subscriptions = [
             (sub.channel_id, Schedule.of(sub).describe())
-            for sub in deps.storage.subscriptions_by(user)
+            for sub in deps.storage.digests.subscriptions_by(user)
         ]
         client.views_publish(
             user_id=user, view=home_view(progress=progress, subscriptions=subscriptions)

@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.deps import BotDeps
-from bot.replies import answer_in_slack
-from bot.slack_text import slack_to_plain
+from bot.slack.deps import BotDeps
+from bot.slack.replies import answer_in_slack
+from bot.slack.text import slack_to_plain
 
 
 def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
@@ -19,7 +19,7 @@ def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
         channel = event["channel"]
         thread_ts = event.get("thread_ts") or event["ts"]
         earlier = (
-            deps.storage.thread_question(channel_id=channel, thread_ts=event["thread_ts"])
+            deps.storage.answers.thread_question(channel_id=channel, thread_ts=event["thread_ts"])
             if event.get("thread_ts")
             else None
         )

@@ -8,10 +8,10 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.deps import BotDeps
-from bot.radar import radar_check
-from bot.replies import answer_in_slack
-from bot.slack_text import mentions_user, slack_to_plain
+from bot.slack.deps import BotDeps
+from bot.slack.radar import radar_check
+from bot.slack.replies import answer_in_slack
+from bot.slack.text import mentions_user, slack_to_plain
 
 # Edits, deletions, joins and the like are not questions.
 _IGNORED_SUBTYPES = {None, "file_share", "thread_broadcast"}
@@ -27,14 +27,14 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
         text = event.get("text", "")
         thread_ts = event.get("thread_ts")
         earlier = (
-            deps.storage.thread_question(channel_id=channel, thread_ts=thread_ts)
+            deps.storage.answers.thread_question(channel_id=channel, thread_ts=thread_ts)
             if thread_ts
             else None
         )
         is_question = earlier is not None or mentions_user(text, context.bot_user_id)
         if event.get("channel_type") != "im" and not is_question:
             # Radar off means the text is not even looked at.
-            if deps.storage.radar_enabled(channel):
+            if deps.storage.radar.radar_enabled(channel):
                 deps.work.background(radar_check, deps, client, event)
             return
         # In a channel only follow-ups in the bot's threads count, and not those that mention

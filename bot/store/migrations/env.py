@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.storage import Base
+from bot.store import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - the CLI always passes a connection

@@ -1,0 +1,78 @@
+"""Radar settings and the nudges sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    String,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.store.base import Base, Database, _now
+
+
+class RadarSetting(Base):
+    __tablename__ = "radar_settings"
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_by: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RadarNudge(Base):
+    """At most one nudge per pitfall per channel per day: the primary key is the guarantee."""
+
+    __tablename__ = "radar_nudges"
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pitfall_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # UTC date, ISO
+    user_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RadarStore:
+    """Radar settings and nudge claims."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.engine = db.engine
+        self.session = db.session
+
+    def set_radar(self, *, channel_id: str, enabled: bool, user_id: str) -> None:
+        with self.session() as session:
+            setting = session.get(RadarSetting, channel_id)
+            if setting is None:
+                session.add(
+                    RadarSetting(channel_id=channel_id, enabled=enabled, updated_by=user_id)
+                )
+            else:
+                setting.enabled, setting.updated_by, setting.updated_at = enabled, user_id, _now()
+
+    def radar_enabled(self, channel_id: str) -> bool:
+        with self.session() as session:
+            setting = session.get(RadarSetting, channel_id)
+            return bool(setting and setting.enabled)
+
+    def claim_nudge(
+        self, *, channel_id: str, pitfall_id: str, day: str, user_id: str, message_ts: str
+    ) -> bool:
+        """True if no nudge for this pitfall was sent in this channel on this day yet."""
+        try:
+            with self.session() as session:
+                session.add(
+                    RadarNudge(
+                        channel_id=channel_id,
+                        pitfall_id=pitfall_id,
+                        day=day,
+                        user_id=user_id,
+                        message_ts=message_ts,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True

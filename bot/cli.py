@@ -16,8 +16,13 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.digests import DigestService
+    from bot.slack.workspaces import Workspaces
 
 __all__ = ["main"]
+
+_WORKSPACE_HELP = (
+    "the workspace's team id (default: SLACK_BOT_TOKEN's workspace, or the only one installed)"
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -104,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     subscribe.add_argument("--every", choices=["daily", "weekly"], default="weekly")
     subscribe.add_argument("--at", default="09:00", help="local time, HH:MM (default 09:00)")
     subscribe.add_argument("--tz", default="UTC", help="time zone, e.g. Europe/Berlin")
+    subscribe.add_argument("--workspace", default=None, help=_WORKSPACE_HELP)
     for name, text in (
         ("unsubscribe", "stop a channel's digests"),
         ("preview", "print the digest a channel would get now (posts nothing)"),
@@ -111,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = digest_commands.add_parser(name, help=text)
         sub.add_argument("--channel", required=True)
+        sub.add_argument("--workspace", default=None, help=_WORKSPACE_HELP)
     tick = digest_commands.add_parser("tick", help="post every due digest once, then exit")
     tick.add_argument("--now", default=None, help="pretend it is this ISO time (UTC if no zone)")
 
@@ -193,9 +200,7 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
         if args.json:
             _emit_json(answer.to_json(), out)
         else:
-            out.write(
-                render_answer_text(answer, color=out.isatty(), verbose=args.verbose) + "\n"
-            )
+            out.write(render_answer_text(answer, color=out.isatty(), verbose=args.verbose) + "\n")
         return EXIT_OK
 
     if args.question == "-":
@@ -503,11 +508,11 @@ def _cmd_checklist(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _digest_service(settings: Settings) -> DigestService:
+def _digest_service(settings: Settings) -> tuple[DigestService, Workspaces]:
     from bot.pitfalls import PitfallDetector
     from bot.services import catalogue_path, make_detector
     from bot.slack.app import make_web_client
-    from bot.slack.server import make_digest_service
+    from bot.slack.server import make_digest_service, make_workspaces
     from bot.store import Storage
     from knowledge import load_pitfalls
 
@@ -516,13 +521,42 @@ def _digest_service(settings: Settings) -> DigestService:
     def detector() -> PitfallDetector:
         return make_detector(settings, pitfalls=catalogue)
 
-    return make_digest_service(
+    storage = Storage.from_url(settings.resolved_database_url)
+    client = make_web_client(settings)
+    workspaces = make_workspaces(settings, storage=storage, client=client)
+    service = make_digest_service(
         settings,
-        storage=Storage.from_url(settings.resolved_database_url),
-        client=make_web_client(settings),
+        storage=storage,
+        client=client,
         catalogue=catalogue,
         detector=detector,
+        workspaces=workspaces,
     )
+    return service, workspaces
+
+
+def _workspace(given: str | None, settings: Settings, service: DigestService) -> str:
+    """The workspace a terminal digest command is about: --workspace, else the bot token's
+    own, else the only one installed."""
+    if given:
+        return given
+    if settings.slack_bot_token:
+        from bot.slack.app import make_web_client
+        from bot.slack.server import StartupError, check_token
+
+        try:
+            return str(check_token(make_web_client(settings)).get("team_id") or "")
+        except StartupError as exc:
+            raise CliError(str(exc)) from None
+    if settings.oauth_mode:
+        teams = service.storage.installed_team_ids()
+        if len(teams) == 1:
+            return teams[0]
+        raise CliError(
+            f"{len(teams)} workspaces have the app installed: say which with --workspace T…",
+            EXIT_USAGE,
+        )
+    return ""
 
 
 def _parse_now(value: str | None) -> dt.datetime:
@@ -541,12 +575,14 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
 
     settings = _settings()
     command = args.digest_command
-    if command in ("preview", "tick"):
+    if command in ("preview", "tick") and not settings.oauth_mode:
         settings.require("slack_bot_token")
-    service = _digest_service(settings)
+    service, workspaces = _digest_service(settings)
+    team = "" if command == "tick" else _workspace(args.workspace, settings, service)
     if command == "subscribe":
         try:
             _, schedule = service.subscribe(
+                team_id=team,
                 channel_id=args.channel,
                 user_id="cli",
                 cadence=args.every,
@@ -560,10 +596,12 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
             f"{args.channel}: digest {schedule.describe()}; first at {nxt:%Y-%m-%d %H:%M} UTC\n"
         )
     elif command == "unsubscribe":
-        stopped = service.storage.digests.deactivate_subscription(args.channel)
+        stopped = service.storage.digests.deactivate_subscription(
+            team_id=team, channel_id=args.channel
+        )
         out.write(f"{args.channel}: {'unsubscribed' if stopped else 'was not subscribed'}\n")
     elif command == "status":
-        sub = service.storage.digests.subscription(args.channel)
+        sub = service.storage.digests.subscription(team_id=team, channel_id=args.channel)
         if sub is None or not sub.active:
             out.write(f"{args.channel}: not subscribed\n")
         else:
@@ -573,7 +611,11 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
                 f"{last.period_key if last else 'none'}\n"
             )
     elif command == "preview":
-        out.write(render_digest_text(service.preview(args.channel)) + "\n")
+        client = workspaces.client_for(team)
+        if client is None:
+            raise CliError(f"the app is not installed in workspace {team}")
+        preview = service.preview(team_id=team, channel_id=args.channel, client=client)
+        out.write(render_digest_text(preview) + "\n")
     else:
         report = service.tick(now=_parse_now(args.now))
         out.write(
@@ -595,12 +637,13 @@ def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
 
     _configure_logging()
     settings = _settings()
-    settings.require("slack_bot_token")
+    if not settings.oauth_mode:
+        settings.require("slack_bot_token")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     interval = args.interval if args.interval is not None else settings.digest_tick_seconds
-    run_scheduler(_digest_service(settings), interval=interval, stop=stop)
+    run_scheduler(_digest_service(settings)[0], interval=interval, stop=stop)
     logging.getLogger("bot.worker").info("digest worker ticking every %ss", interval)
     while not stop.wait(1.0):
         pass

@@ -195,7 +195,7 @@ class DigestService:
         self,
         *,
         storage: Storage,
-        client: WebClient,
+        clients: Callable[[str], WebClient | None],
         catalogue: Pitfalls,
         detector: Callable[[], PitfallDetector],
         render: Callable[[Digest], dict[str, Any]],
@@ -204,7 +204,9 @@ class DigestService:
         bot_user_id: str | None = None,
     ) -> None:
         self.storage = storage
-        self.client = client
+        # A workspace's Web API client (its own bot token), or None where the bot is not
+        # installed any more: its digests are skipped.
+        self.clients = clients
         self.catalogue = catalogue
         self._detector_factory = detector
         self._detector: PitfallDetector | None = None
@@ -224,6 +226,7 @@ class DigestService:
     def subscribe(
         self,
         *,
+        team_id: str,
         channel_id: str,
         user_id: str,
         cadence: str = DEFAULT_CADENCE,
@@ -233,6 +236,7 @@ class DigestService:
     ) -> tuple[DigestSubscription, Schedule]:
         schedule = Schedule(cadence=cadence, at_time=parse_at(at_time), tz=tz)
         sub = self.storage.digests.upsert_subscription(
+            team_id=team_id,
             channel_id=channel_id,
             cadence=schedule.cadence,
             at_time=schedule.at_time,
@@ -243,10 +247,10 @@ class DigestService:
         )
         return sub, schedule
 
-    def user_tz(self, user_id: str) -> str:
+    def user_tz(self, user_id: str, *, client: WebClient) -> str:
         """The person's Slack time zone (``users.info``), or UTC when Slack does not say."""
         try:
-            user: dict[str, Any] = self.client.users_info(user=user_id).get("user") or {}
+            user: dict[str, Any] = client.users_info(user=user_id).get("user") or {}
             tz = user.get("tz")
         except SlackApiError as exc:
             log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
@@ -258,13 +262,13 @@ class DigestService:
 
     # composition ------------------------------------------------------------------------------
     def fetch_messages(
-        self, channel_id: str, *, oldest: dt.datetime, latest: dt.datetime
+        self, channel_id: str, *, oldest: dt.datetime, latest: dt.datetime, client: WebClient
     ) -> list[dict[str, Any]]:
         """People's messages in the window, paged through ``conversations.history``."""
         messages: list[dict[str, Any]] = []
         cursor: str | None = None
         while len(messages) < MAX_HISTORY_MESSAGES:
-            response = self.client.conversations_history(
+            response = client.conversations_history(
                 channel=channel_id,
                 oldest=f"{oldest.timestamp():.6f}",
                 latest=f"{latest.timestamp():.6f}",
@@ -289,8 +293,15 @@ class DigestService:
                 break
         return messages
 
-    def compose(self, sub: DigestSubscription, *, start: dt.datetime, end: dt.datetime) -> Digest:
-        messages = self.fetch_messages(sub.channel_id, oldest=start, latest=end)
+    def compose(
+        self,
+        sub: DigestSubscription,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        client: WebClient,
+    ) -> Digest:
+        messages = self.fetch_messages(sub.channel_id, oldest=start, latest=end, client=client)
         found = (
             self.detector.score_many([str(m.get("text", "")) for m in messages]) if messages else []
         )
@@ -312,7 +323,7 @@ class DigestService:
                     pitfall,
                     len(hits),
                     example_ts,
-                    self._permalink(sub.channel_id, example_ts),
+                    self._permalink(client, sub.channel_id, example_ts),
                     advice,
                 )
             )
@@ -330,21 +341,28 @@ class DigestService:
             shown_after=tuple(shown_after),
         )
 
-    def _permalink(self, channel_id: str, ts: str) -> str | None:
+    @staticmethod
+    def _permalink(client: WebClient, channel_id: str, ts: str) -> str | None:
         try:
-            return str(
-                self.client.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"]
-            )
+            return str(client.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"])
         except (SlackApiError, KeyError):
             return None
 
-    def preview(self, channel_id: str, *, now: dt.datetime | None = None) -> Digest:
+    def preview(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        client: WebClient,
+        now: dt.datetime | None = None,
+    ) -> Digest:
         """What the digest would say now: since the last digest (or one period back); records
         nothing, and the rotation does not advance."""
         now = now or dt.datetime.now(dt.UTC)
-        sub = self.storage.digests.subscription(channel_id)
+        sub = self.storage.digests.subscription(team_id=team_id, channel_id=channel_id)
         if sub is None or not sub.active:
             sub = DigestSubscription(
+                team_id=team_id,
                 channel_id=channel_id,
                 cadence=DEFAULT_CADENCE,
                 at_time=DEFAULT_AT,
@@ -358,7 +376,7 @@ class DigestService:
         start = now - Schedule.of(sub).period
         if last is not None:
             start = period_end(last.period_key)
-        return self.compose(sub, start=start, end=now)
+        return self.compose(sub, start=start, end=now, client=client)
 
     # the scheduler ----------------------------------------------------------------------------
     def due_period(
@@ -381,12 +399,19 @@ class DigestService:
             if period is None:
                 continue
             start, end = period
+            client = self.clients(sub.team_id)
+            if client is None:
+                # Uninstalled (its subscriptions are stopped then) or never installed here.
+                log.info("digest for %s skipped: no installation for its workspace", sub.channel_id)
+                report.skipped.append(sub.channel_id)
+                continue
             key = period_key(end)
             done = self.storage.digests.delivery(sub.id, key)
             if done is not None and done.status == "posted":
                 report.skipped.append(sub.channel_id)
                 continue
             delivery_id = self.storage.digests.claim_delivery(
+                team_id=sub.team_id,
                 subscription_id=sub.id,
                 period_key=key,
                 worker=self.worker_id,
@@ -397,10 +422,8 @@ class DigestService:
                 report.skipped.append(sub.channel_id)
                 continue
             try:
-                digest = self.compose(sub, start=start, end=end)
-                response = self.client.chat_postMessage(
-                    channel=sub.channel_id, **self.render(digest)
-                )
+                digest = self.compose(sub, start=start, end=end, client=client)
+                response = client.chat_postMessage(channel=sub.channel_id, **self.render(digest))
             except Exception:
                 # The claim stays until its lease ends; the next tick after that tries again.
                 log.exception("digest for %s failed", sub.channel_id)

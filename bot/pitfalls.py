@@ -433,7 +433,6 @@ def cross_validate_detector(
     return _report(every, found)
 
 
-
 def find_pitfall(pitfalls: Pitfalls, text: str) -> Pitfall | None:
     """The pitfall ``text`` names (its id or title, any case, optional backticks), if any."""
     name = text.strip().strip("`'\"“”").strip().casefold()

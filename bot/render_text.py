@@ -14,9 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["render_answer_text", "render_digest_text"]
 
 
-def _source_line(
-    section: str, source: str, *, with_title: bool, page: int | None = None
-) -> str:
+def _source_line(section: str, source: str, *, with_title: bool, page: int | None = None) -> str:
     line = " › ".join(source_parts(section, source, with_title=with_title))
     return f"{line} · p. {page}" if page else line
 

@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
+    # OAuth, for installs in any number of workspaces: set both and leave SLACK_BOT_TOKEN
+    # unset. Each workspace's token then lives in the database (`mlbot serve --http` serves
+    # /slack/install and /slack/oauth_redirect).
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    # The bot scopes an install asks for (comma-separated); manifest.json lists the same.
+    slack_scopes: str = (
+        "assistant:write,app_mentions:read,channels:history,groups:history,im:history,"
+        "mpim:history,chat:write,commands,users:read"
+    )
+    # The redirect URL registered with the app; empty lets Slack use the one configured.
+    slack_redirect_uri: str = ""
 
     # Knowledge and index.
     knowledge_dir: Path = DEFAULT_KNOWLEDGE_DIR
@@ -65,6 +77,15 @@ class Settings(BaseSettings):
     # them.
     model_workers: int = Field(default=2, ge=1, le=32)
     model_nice: int = Field(default=10, ge=0, le=19)
+
+    @property
+    def oauth_mode(self) -> bool:
+        """Many workspaces through OAuth; a bot token, when set, keeps single-workspace mode."""
+        return bool(self.slack_client_id and self.slack_client_secret and not self.slack_bot_token)
+
+    @property
+    def scopes(self) -> list[str]:
+        return [scope.strip() for scope in self.slack_scopes.split(",") if scope.strip()]
 
     @property
     def resolved_onnx_cache_dir(self) -> Path:

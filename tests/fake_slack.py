@@ -41,6 +41,13 @@ class FakeSlack:
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.valid_tokens: set[str] | None = None
+        # OAuth: a code handed out by "Slack" for a workspace, and each installed bot token's
+        # workspace (auth.test answers for the token's own workspace).
+        self.oauth_codes: dict[str, str] = {}
+        self.token_teams: dict[str, str] = {}
+        # Workspaces whose installs rotate tokens: their first token is already expiring.
+        self.rotating_teams: set[str] = set()
+        self._refresh_teams: dict[str, str] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -165,16 +172,62 @@ class FakeSlack:
             return 200, self.handlers[method](params), {}
         return 200, self._default(method, params), {}
 
+    def issue_code(self, team: str) -> str:
+        """The code Slack would add to the redirect after a person approves the install."""
+        code = f"code-{team}-{next(self._ts)}"
+        with self._lock:
+            self.oauth_codes[code] = team
+        return code
+
+    def _oauth_access(self, params: dict[str, Any]) -> dict[str, Any]:
+        refreshing = params.get("grant_type") == "refresh_token"
+        with self._lock:
+            if refreshing:
+                team = self._refresh_teams.pop(str(params.get("refresh_token")), None)
+            else:
+                team = self.oauth_codes.pop(str(params.get("code")), None)
+        if team is None:
+            return {"ok": False, "error": "invalid_refresh_token" if refreshing else "invalid_code"}
+        token = (
+            f"xoxe.xoxb-{team}-{next(self._ts)}" if refreshing else f"xoxb-{team}-{next(self._ts)}"
+        )
+        rotation: dict[str, Any] = {}
+        with self._lock:
+            self.token_teams[token] = team
+            if refreshing or team in self.rotating_teams:
+                refresh = f"xoxe-1-{team}-{next(self._ts)}"
+                self._refresh_teams[refresh] = team
+                # A first token that is about to expire; a refreshed one lasts twelve hours.
+                rotation = {"refresh_token": refresh, "expires_in": 43200 if refreshing else 60}
+        if refreshing:
+            return {"ok": True, "token_type": "bot", "access_token": token, **rotation}
+        return {
+            **rotation,
+            "ok": True,
+            "app_id": "A0001",
+            "authed_user": {"id": f"UADMIN{team}"},
+            "scope": "chat:write,commands,im:history,app_mentions:read,assistant:write",
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": self.BOT_USER_ID,
+            "team": {"id": team, "name": f"Team {team}"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
     def _next_ts(self) -> str:
         return f"{1_700_000_000 + next(self._ts)}.000100"
 
     def _default(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "oauth.v2.access":
+            return self._oauth_access(params)
         if method == "auth.test":
+            team = self.token_teams.get(str(params.get("token")), self.TEAM_ID)
             return {
                 "ok": True,
                 "user_id": self.BOT_USER_ID,
                 "bot_id": self.BOT_ID,
-                "team_id": self.TEAM_ID,
+                "team_id": team,
                 "user": "mlbot",
                 "team": "Test",
                 "url": "https://test.slack.com/",

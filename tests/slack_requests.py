@@ -22,17 +22,17 @@ def sign(body: str, *, secret: str = SECRET, timestamp: int | None = None) -> di
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
-def event_body(event: dict[str, Any], *, event_id: str | None = None) -> str:
+def event_body(event: dict[str, Any], *, event_id: str | None = None, team: str = "T0001") -> str:
     return json.dumps(
         {
             "token": "legacy",
-            "team_id": "T0001",
+            "team_id": team,
             "api_app_id": "A0001",
             "type": "event_callback",
             "event_id": event_id or f"Ev{next(_ids):06d}",
             "event_time": int(time.time()),
             "event": {"event_ts": event.get("ts", "1.0"), **event},
-            "authorizations": [{"team_id": "T0001", "user_id": "UBOT", "is_bot": True}],
+            "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}],
         }
     )
 
@@ -65,12 +65,18 @@ def mention(
 
 
 def command_body(
-    command: str, text: str, *, response_url: str, user: str = "U100", channel: str = "C100"
+    command: str,
+    text: str,
+    *,
+    response_url: str,
+    user: str = "U100",
+    channel: str = "C100",
+    team: str = "T0001",
 ) -> str:
     return urlencode(
         {
             "token": "legacy",
-            "team_id": "T0001",
+            "team_id": team,
             "team_domain": "test",
             "channel_id": channel,
             "channel_name": "ml",
@@ -92,11 +98,12 @@ def action_body(
     user: str = "U100",
     channel: str = "C100",
     message: dict[str, Any] | None = None,
+    team: str = "T0001",
 ) -> str:
     payload = {
         "type": "block_actions",
-        "team": {"id": "T0001", "domain": "test"},
-        "user": {"id": user, "username": "leader", "team_id": "T0001"},
+        "team": {"id": team, "domain": "test"},
+        "user": {"id": user, "username": "leader", "team_id": team},
         "api_app_id": "A0001",
         "token": "legacy",
         "container": {"type": "message", "channel_id": channel, "is_ephemeral": message is None},

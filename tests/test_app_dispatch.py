@@ -112,7 +112,10 @@ def test_dm_is_answered_and_recorded(app_and_storage, fake: FakeSlack) -> None: 
     assert call.params["channel"] == "DX"
     feedback = [b for b in call.params["blocks"] if b["type"] == "context_actions"][0]
     answer_id = int(feedback["elements"][0]["positive_button"]["value"].removeprefix("up:"))
-    assert storage.answers.answer(answer_id).question == "feature flag safety net for models"
+    assert (
+        storage.answers.answer(answer_id, team_id="T0001").question
+        == "feature flag safety net for models"
+    )
 
 
 def test_redelivered_event_is_dropped_by_middleware(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +124,7 @@ def test_redelivered_event_is_dropped_by_middleware(app_and_storage, fake: FakeS
     dispatch(app, body)
     fake.wait_for("chat.postMessage")
     assert dispatch(app, body, headers={"X-Slack-Retry-Num": "1"}).status == 200
-    assert storage.events.claim_event("EvSame") is False
+    assert storage.events.claim_event("EvSame", team_id="T0001") is False
     import time
 
     time.sleep(0.3)
@@ -161,7 +164,7 @@ def test_radar_off_reads_nothing(
 
     time.sleep(0.5)
     assert seen == []
-    storage.radar.set_radar(channel_id="CR", enabled=True, user_id="U1")
+    storage.radar.set_radar(team_id="T0001", channel_id="CR", enabled=True, user_id="U1")
     dispatch(
         app,
         event_body({**message, "ts": "1.000002", "text": "ship the model with no flag tonight"}),

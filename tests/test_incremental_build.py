@@ -83,7 +83,10 @@ def test_another_model_encodes_everything(knowledge_dir: Path, tmp_path: Path) -
 
 
 def test_mlbot_docs_lists_adds_and_removes(
-    knowledge_dir: Path, tmp_path: Path, monkeypatch, capsys  # type: ignore[no-untyped-def]
+    knowledge_dir: Path,
+    tmp_path: Path,
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
 ) -> None:
     import io
     import json

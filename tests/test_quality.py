@@ -35,7 +35,9 @@ def test_hybrid_meets_the_bar_and_beats_each_half(tmp_path: Path, real_embedder)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["questions.yaml", "answer_questions.yaml"])
 def test_answers_read_as_answers_on_the_slack_message(
-    tmp_path: Path, real_embedder, name: str  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    real_embedder,
+    name: str,  # type: ignore[no-untyped-def]
 ) -> None:
     """Issue 11's bar, measured on the rendered Slack message of every in-domain question."""
     from bot.answer_eval import evaluate_composition

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -17,14 +18,21 @@ from bot.settings import Settings
 from bot.slack.deps import BotDeps
 from bot.slack.listeners import register_listeners
 from bot.slack.middleware import make_dedupe_middleware, request_logging
+from bot.slack.oauth import (
+    WorkspaceInstallationStore,
+    make_oauth_settings,
+    register_uninstall_listeners,
+    require_installation,
+)
 
 __all__ = ["create_app", "make_web_client"]
 
 
-def make_web_client(settings: Settings) -> WebClient:
-    """The Web API client: retries rate limits (honouring Retry-After) and dropped connections."""
+def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """The Web API client: retries rate limits (honouring Retry-After) and dropped connections.
+    ``token`` defaults to SLACK_BOT_TOKEN (none in OAuth mode: each request brings its own)."""
     client = WebClient(
-        token=settings.slack_bot_token or None,
+        token=token or settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=15,
         logger=logging.getLogger("bot.slack_api"),
@@ -53,12 +61,28 @@ def _started_pool(workers: int) -> ThreadPoolExecutor:
 
 
 def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = None) -> App:
-    """The Slack app. The token is checked by the caller (``mlbot serve``), not here."""
+    """The Slack app. The token is checked by the caller (``mlbot serve``), not here.
+
+    In OAuth mode (``settings.oauth_mode``) it also serves Bolt's install and redirect paths,
+    answers each workspace with its installation's token, and forgets a workspace that
+    uninstalls."""
+    client = client or make_web_client(settings)
+    oauth: dict[str, Any] = {}
+    installations = None
+    if settings.oauth_mode:
+        installations = WorkspaceInstallationStore(deps.storage, client_id=settings.slack_client_id)
+        oauth = {
+            "oauth_settings": make_oauth_settings(
+                settings, installations=installations, client=client
+            ),
+            "before_authorize": require_installation(installations),
+        }
     app = App(
-        token=settings.slack_bot_token,
+        token=None if settings.oauth_mode else settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
-        client=client or make_web_client(settings),
+        client=client,
         token_verification_enabled=False,
+        **oauth,
         logger=logging.getLogger("bot.app"),
         # Bolt runs each listener, ack included, in this pool and holds the HTTP response until
         # the ack: with its default 10 workers, a burst of DMs (each busy answering) kept later
@@ -69,6 +93,8 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
     app.use(request_logging)
     app.use(make_dedupe_middleware(deps.storage))
     register_listeners(app, deps)
+    if installations is not None:
+        register_uninstall_listeners(app, installations=installations, storage=deps.storage)
 
     @app.error
     def log_unhandled(error: Exception, body: dict[str, object]) -> None:

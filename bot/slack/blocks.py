@@ -120,9 +120,7 @@ def _message(text: str, blocks: Blocks) -> dict[str, Any]:
     return {"text": _trim(text, MAX_FALLBACK_TEXT), "blocks": _fit(blocks)}
 
 
-def _source_line(
-    section: str, source: str, *, with_title: bool, page: int | None = None
-) -> str:
+def _source_line(section: str, source: str, *, with_title: bool, page: int | None = None) -> str:
     """One short line naming where a quote comes from: section › subsection (· p. 12)."""
     # Long headings (whole sentences in some documents) are cut.
     parts = source_parts(section, source, with_title=with_title)

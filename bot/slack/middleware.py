@@ -24,7 +24,9 @@ def make_dedupe_middleware(storage: Storage) -> Callable[..., Any]:
 
     def dedupe_events(body: dict[str, Any], next: Callable[[], BoltResponse], request: Any) -> Any:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not storage.events.claim_event(str(event_id)):
+        if event_id and not storage.events.claim_event(
+            str(event_id), team_id=str(body.get("team_id") or "")
+        ):
             retry = (request.headers.get("x-slack-retry-num") or ["?"])[0]
             log.info("dropping redelivered event %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")

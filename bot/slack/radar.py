@@ -17,7 +17,9 @@ __all__ = ["radar_check"]
 log = logging.getLogger(__name__)
 
 
-def radar_check(deps: BotDeps, client: WebClient, event: dict[str, Any]) -> str | None:
+def radar_check(
+    deps: BotDeps, client: WebClient, event: dict[str, Any], team_id: str
+) -> str | None:
     """Nudge the author about the most likely new pitfall; returns its id when a nudge went out.
 
     Only high-confidence matches count, and each pitfall is mentioned at most once per channel
@@ -32,6 +34,7 @@ def radar_check(deps: BotDeps, client: WebClient, event: dict[str, Any]) -> str 
         if match.score < deps.radar_threshold:
             break
         if not deps.storage.radar.claim_nudge(
+            team_id=team_id,
             channel_id=channel,
             pitfall_id=match.pitfall.id,
             day=day,
@@ -40,9 +43,7 @@ def radar_check(deps: BotDeps, client: WebClient, event: dict[str, Any]) -> str 
         ):
             continue
         try:
-            client.chat_postEphemeral(
-                channel=channel, user=user, **radar_nudge_message(match)
-            )
+            client.chat_postEphemeral(channel=channel, user=user, **radar_nudge_message(match))
         except SlackApiError as exc:
             log.warning("radar nudge in %s failed: %s", channel, exc.response.get("error"))
         return match.pitfall.id

@@ -26,6 +26,7 @@ def answer_in_slack(
     *,
     deps: BotDeps,
     client: WebClient,
+    team_id: str,
     channel: str,
     user: str,
     question: str,
@@ -46,6 +47,7 @@ def answer_in_slack(
         client.chat_postMessage(**reply_args, **error_message(FAILURE_TEXT))
         return
     answer_id = deps.storage.answers.record_answer(
+        team_id=team_id,
         channel_id=channel,
         user_id=user,
         thread_ts=thread_ts,

@@ -25,6 +25,8 @@ from bot.settings import Settings
 from bot.slack.app import create_app, make_web_client
 from bot.slack.blocks import digest_message
 from bot.slack.deps import BotDeps
+from bot.slack.oauth import WorkspaceInstallationStore, make_rotator
+from bot.slack.workspaces import Workspaces
 from bot.store import Storage
 from bot.work import ModelWork
 from knowledge.schema import Pitfalls
@@ -40,6 +42,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("bot.server")
+
+# Bolt's defaults, which OAuthSettings uses too.
+OAUTH_INSTALL_PATH = "/slack/install"
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 
 
 class StartupError(RuntimeError):
@@ -59,6 +65,21 @@ def check_token(client: WebClient, *, variable: str = "SLACK_BOT_TOKEN") -> dict
         raise StartupError(f"cannot reach the Slack API at {client.base_url}: {exc}") from None
 
 
+def make_workspaces(
+    settings: Settings, *, storage: Storage, client: WebClient, single_team: str | None = None
+) -> Workspaces:
+    """Single-workspace mode: ``client`` serves its own workspace. OAuth mode: each
+    workspace's installation gives the token."""
+    if not settings.oauth_mode:
+        return Workspaces(client=client, single_team=single_team)
+    return Workspaces(
+        client=client,
+        make_client=lambda token: make_web_client(settings, token),
+        installations=WorkspaceInstallationStore(storage, client_id=settings.slack_client_id),
+        rotator=make_rotator(settings, client),
+    )
+
+
 def make_digest_service(
     settings: Settings,
     *,
@@ -67,10 +88,15 @@ def make_digest_service(
     catalogue: Pitfalls,
     detector: Callable[[], PitfallDetector],
     bot_user_id: str | None = None,
+    single_team: str | None = None,
+    workspaces: Workspaces | None = None,
 ) -> DigestService:
+    workspaces = workspaces or make_workspaces(
+        settings, storage=storage, client=client, single_team=single_team
+    )
     return DigestService(
         storage=storage,
-        client=client,
+        clients=workspaces.client_for,
         catalogue=catalogue,
         detector=detector,
         render=digest_message,
@@ -80,15 +106,23 @@ def make_digest_service(
 
 
 def build_bot(
-    settings: Settings, *, client: WebClient, bot_user_id: str | None = None
+    settings: Settings,
+    *,
+    client: WebClient,
+    bot_user_id: str | None = None,
+    team_id: str | None = None,
 ) -> tuple[App, BotDeps]:
-    """Load the model, index, catalogues and database, then build the app."""
+    """Load the model, index, catalogues and database, then build the app. ``team_id`` is the
+    bot token's workspace in single-workspace mode: rows stored before workspaces existed
+    become its own."""
     if settings.embedding_threads is None:
         # Concurrent answers each get one core (see bot/work.py) instead of one answer at a
         # time on all of them.
         settings = settings.model_copy(update={"embedding_threads": 1})
     services = build_services(settings)
     storage = Storage.from_url(settings.resolved_database_url)
+    if team_id and (moved := storage.adopt_unowned(team_id)):
+        log.info("workspace %s took %d rows stored before workspaces", team_id, moved)
     detector = make_detector(settings, embedder=services.embedder, pitfalls=services.pitfalls)
     digests = make_digest_service(
         settings,
@@ -97,6 +131,7 @@ def build_bot(
         catalogue=services.pitfalls,
         detector=lambda: detector,
         bot_user_id=bot_user_id,
+        single_team=team_id,
     )
     deps = BotDeps(
         services=services,
@@ -146,7 +181,8 @@ class _QuietHandler(WSGIRequestHandler):
 class _Gateway:
     """WSGI entry: `/healthz` and `/slack/events`; answers 503 until the bot has loaded."""
 
-    def __init__(self) -> None:
+    def __init__(self, paths: Iterable[str] = ("/slack/events",)) -> None:
+        self.paths = frozenset(paths)
         # Set once the bot has loaded: the Slack handler, and the model work it holds back
         # while requests are being acknowledged.
         self.serving: tuple[SlackRequestHandler, ModelWork] | None = None
@@ -161,9 +197,9 @@ class _Gateway:
             status = "200 OK" if self.ready.is_set() else "503 Service Unavailable"
             body = {"status": "ok" if self.ready.is_set() else (self.failure or "loading")}
             return self._json(start_response, status, body)
-        if path == "/slack/events" and self.serving is None:
+        if path in self.paths and self.serving is None:
             return self._json(start_response, "503 Service Unavailable", {"status": "loading"})
-        if self.serving is None:
+        if self.serving is None or path not in self.paths:
             return self._json(start_response, "404 Not Found", {"error": "not found"})
         handler, work = self.serving
         with work.acknowledging():
@@ -180,17 +216,29 @@ class _Gateway:
 
 def serve_http(settings: Settings, *, host: str, port: int) -> None:
     """Bind first (so the platform sees the port), load in the background, then serve."""
-    settings.require("slack_bot_token", "slack_signing_secret")
     client = make_web_client(settings)
-    identity = check_token(client)
-    gateway = _Gateway()
+    if settings.oauth_mode:
+        # Many workspaces: no token of our own to check; each install brings one.
+        settings.require("slack_signing_secret")
+        identity: dict[str, Any] = {}
+        paths: tuple[str, ...] = ("/slack/events", OAUTH_INSTALL_PATH, OAUTH_REDIRECT_PATH)
+    else:
+        settings.require("slack_bot_token", "slack_signing_secret")
+        identity = check_token(client)
+        paths = ("/slack/events",)
+    gateway = _Gateway(paths)
     server = make_server(
         host, port, gateway, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
     )
 
     def load() -> None:
         try:
-            app, deps = build_bot(settings, client=client, bot_user_id=identity.get("user_id"))
+            app, deps = build_bot(
+                settings,
+                client=client,
+                bot_user_id=identity.get("user_id"),
+                team_id=identity.get("team_id"),
+            )
         except Exception as exc:
             gateway.failure = f"failed to load: {exc}"
             log.exception("the bot failed to load")
@@ -201,6 +249,8 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
             run_scheduler(deps.digests, interval=settings.digest_tick_seconds)
         gateway.ready.set()
         log.info("ready: listening on http://%s:%s/slack/events", host, server.server_port)
+        if settings.oauth_mode:
+            log.info("installs start at http://%s:%s%s", host, server.server_port, paths[1])
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     threading.Thread(target=load, name="loader", daemon=True).start()
@@ -220,7 +270,12 @@ def serve_socket(settings: Settings) -> None:
     settings.require("slack_bot_token", "slack_app_token")
     client = make_web_client(settings)
     identity = check_token(client)
-    app, deps = build_bot(settings, client=client, bot_user_id=identity.get("user_id"))
+    app, deps = build_bot(
+        settings,
+        client=client,
+        bot_user_id=identity.get("user_id"),
+        team_id=identity.get("team_id"),
+    )
     if settings.digest_scheduler:
         run_scheduler(deps.digests, interval=settings.digest_tick_seconds)
     handler = SocketModeHandler(app, settings.slack_app_token)

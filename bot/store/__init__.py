@@ -5,6 +5,7 @@ One module per concern; :class:`Storage` holds one store of each over a shared e
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from bot.store.answers import GAP_FLAG, AnswerRecord, AnswerStore, Feedback
@@ -12,6 +13,7 @@ from bot.store.base import Base, Database, as_utc, make_engine
 from bot.store.checklists import ChecklistStore, ChecklistTick
 from bot.store.digests import DigestDelivery, DigestStore, DigestSubscription
 from bot.store.events import EventStore, ProcessedEvent
+from bot.store.installations import installed_team_ids, installed_teams
 from bot.store.radar import RadarNudge, RadarSetting, RadarStore
 
 __all__ = [
@@ -51,3 +53,40 @@ class Storage(Database):
 
             upgrade(storage.engine)
         return storage
+
+    def adopt_unowned(self, team_id: str) -> int:
+        """Give rows stored before workspaces existed (team id '') to ``team_id``: an upgraded
+        single-workspace database keeps everything. Returns how many rows moved."""
+        if not team_id:
+            return 0
+        moved = 0
+        with self.session() as session:
+            for model in _OWNED:
+                result = session.execute(
+                    update(model).where(model.team_id == "").values(team_id=team_id)
+                )
+                moved += int(result.rowcount)  # type: ignore[attr-defined]
+        return moved
+
+    def installed_teams(self) -> int:
+        return installed_teams(self.engine)
+
+    def installed_team_ids(self) -> list[str]:
+        return installed_team_ids(self.engine)
+
+    def forget_workspace(self, team_id: str) -> None:
+        """The workspace uninstalled the app: its digests stop and its radar goes off."""
+        self.digests.deactivate_workspace(team_id)
+        self.radar.switch_off_workspace(team_id)
+
+
+_OWNED = (
+    ProcessedEvent,
+    AnswerRecord,
+    Feedback,
+    ChecklistTick,
+    DigestSubscription,
+    DigestDelivery,
+    RadarSetting,
+    RadarNudge,
+)

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Database, _now
 
 
 class AnswerRecord(Base):
@@ -28,6 +28,7 @@ class AnswerRecord(Base):
 
     __tablename__ = "answers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(WORKSPACE_ID, index=True)
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
     user_id: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -47,6 +48,7 @@ class Feedback(Base):
     __table_args__ = (UniqueConstraint("answer_id", "user_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(WORKSPACE_ID)
     user_id: Mapped[str] = mapped_column(String(32))
     vote: Mapped[int] = mapped_column(SmallInteger)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
@@ -56,13 +58,12 @@ class AnswerStore:
     """Answers and feedback."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self.engine = db.engine
         self.session = db.session
 
     def record_answer(
         self,
         *,
+        team_id: str,
         channel_id: str,
         user_id: str,
         thread_ts: str | None,
@@ -72,6 +73,7 @@ class AnswerStore:
     ) -> int:
         with self.session() as session:
             record = AnswerRecord(
+                team_id=team_id,
                 channel_id=channel_id,
                 user_id=user_id,
                 thread_ts=thread_ts,
@@ -89,24 +91,32 @@ class AnswerStore:
             if record is not None:
                 record.message_ts = message_ts
 
-    def thread_question(self, *, channel_id: str, thread_ts: str) -> str | None:
+    def thread_question(self, *, team_id: str, channel_id: str, thread_ts: str) -> str | None:
         """The latest question the bot answered in a thread (context for follow-ups)."""
         with self.session() as session:
             return session.scalars(
                 select(AnswerRecord.question)
-                .where(AnswerRecord.channel_id == channel_id, AnswerRecord.thread_ts == thread_ts)
+                .where(
+                    AnswerRecord.team_id == team_id,
+                    AnswerRecord.channel_id == channel_id,
+                    AnswerRecord.thread_ts == thread_ts,
+                )
                 .order_by(AnswerRecord.id.desc())
                 .limit(1)
             ).first()
 
-    def answer(self, answer_id: int) -> AnswerRecord | None:
+    def answer(self, answer_id: int, *, team_id: str) -> AnswerRecord | None:
+        """The answer, if it belongs to this workspace."""
         with self.session() as session:
-            return session.get(AnswerRecord, answer_id)
+            record = session.get(AnswerRecord, answer_id)
+            return record if record is not None and record.team_id == team_id else None
 
-    def record_feedback(self, *, answer_id: int, user_id: str, vote: int) -> bool:
-        """Store (or change) a person's vote on an answer; False if the answer is unknown."""
+    def record_feedback(self, *, team_id: str, answer_id: int, user_id: str, vote: int) -> bool:
+        """Store (or change) a person's vote on an answer; False if the answer is unknown here
+        (another workspace's answer id is unknown, too)."""
         with self.session() as session:
-            if session.get(AnswerRecord, answer_id) is None:
+            record = session.get(AnswerRecord, answer_id)
+            if record is None or record.team_id != team_id:
                 return False
             existing = session.scalars(
                 select(Feedback).where(Feedback.answer_id == answer_id, Feedback.user_id == user_id)
@@ -114,7 +124,9 @@ class AnswerStore:
             if existing:
                 existing.vote, existing.updated_at = vote, _now()
             else:
-                session.add(Feedback(answer_id=answer_id, user_id=user_id, vote=vote))
+                session.add(
+                    Feedback(answer_id=answer_id, team_id=team_id, user_id=user_id, vote=vote)
+                )
         return True
 
     def feedback(self, answer_id: int) -> list[tuple[str, int]]:

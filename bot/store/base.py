@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    create_engine,
-    event,
-)
+from sqlalchemy import String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# Every row belongs to one workspace (its Slack team id); rows from before workspaces existed
+# are '' until ``Storage.adopt_unowned`` gives them the installed workspace's id.
+WORKSPACE_ID = String(32)
 
 
 def _now() -> dt.datetime:

@@ -1,24 +1,20 @@
-"""Checklist ticks, per person and channel."""
+"""Checklist ticks, per workspace, person and channel."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    String,
-    select,
-)
+from sqlalchemy import Boolean, DateTime, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Database, _now
 
 
 class ChecklistTick(Base):
     """One person's tick on one checklist item, per channel."""
 
     __tablename__ = "checklist_ticks"
+    team_id: Mapped[str] = mapped_column(WORKSPACE_ID, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     checklist_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -31,19 +27,25 @@ class ChecklistStore:
     """Checklist ticks."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self.engine = db.engine
         self.session = db.session
 
     def set_tick(
-        self, *, user_id: str, channel_id: str, checklist_id: str, item_id: str, ticked: bool
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        checklist_id: str,
+        item_id: str,
+        ticked: bool,
     ) -> None:
         with self.session() as session:
-            key = (user_id, channel_id, checklist_id, item_id)
+            key = (team_id, user_id, channel_id, checklist_id, item_id)
             tick = session.get(ChecklistTick, key)
             if tick is None:
                 session.add(
                     ChecklistTick(
+                        team_id=team_id,
                         user_id=user_id,
                         channel_id=channel_id,
                         checklist_id=checklist_id,
@@ -54,11 +56,14 @@ class ChecklistStore:
             else:
                 tick.ticked, tick.updated_at = ticked, _now()
 
-    def ticked_items(self, *, user_id: str, channel_id: str, checklist_id: str) -> set[str]:
+    def ticked_items(
+        self, *, team_id: str, user_id: str, channel_id: str, checklist_id: str
+    ) -> set[str]:
         with self.session() as session:
             return set(
                 session.scalars(
                     select(ChecklistTick.item_id).where(
+                        ChecklistTick.team_id == team_id,
                         ChecklistTick.user_id == user_id,
                         ChecklistTick.channel_id == channel_id,
                         ChecklistTick.checklist_id == checklist_id,
@@ -67,12 +72,16 @@ class ChecklistStore:
                 )
             )
 
-    def checklist_progress(self, user_id: str) -> list[tuple[str, str, int]]:
+    def checklist_progress(self, *, team_id: str, user_id: str) -> list[tuple[str, str, int]]:
         """(channel, checklist, ticked items) for a person, for the App Home."""
         with self.session() as session:
             rows = session.execute(
                 select(ChecklistTick.channel_id, ChecklistTick.checklist_id, ChecklistTick.item_id)
-                .where(ChecklistTick.user_id == user_id, ChecklistTick.ticked.is_(True))
+                .where(
+                    ChecklistTick.team_id == team_id,
+                    ChecklistTick.user_id == user_id,
+                    ChecklistTick.ticked.is_(True),
+                )
                 .order_by(ChecklistTick.channel_id, ChecklistTick.checklist_id)
             )
             counts: dict[tuple[str, str], int] = {}

@@ -20,15 +20,19 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Database, _now
 
 
 class DigestSubscription(Base):
     """A channel's digest schedule, and where the pitfall rotation stands."""
 
     __tablename__ = "digest_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", name="uq_digest_subscriptions_team_channel"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    team_id: Mapped[str] = mapped_column(WORKSPACE_ID)
+    channel_id: Mapped[str] = mapped_column(String(32))
     cadence: Mapped[str] = mapped_column(String(16))  # "daily" | "weekly"
     at_time: Mapped[str] = mapped_column(String(5))  # "HH:MM", local to tz
     weekday: Mapped[int] = mapped_column(SmallInteger, default=0)  # Monday = 0 (weekly only)
@@ -49,6 +53,7 @@ class DigestDelivery(Base):
     subscription_id: Mapped[int] = mapped_column(
         ForeignKey("digest_subscriptions.id", ondelete="CASCADE")
     )
+    team_id: Mapped[str] = mapped_column(WORKSPACE_ID)
     period_key: Mapped[str] = mapped_column(String(32))  # the period's end, UTC ISO
     status: Mapped[str] = mapped_column(String(16))  # "claimed" | "posted"
     claimed_by: Mapped[str] = mapped_column(String(64))
@@ -61,13 +66,12 @@ class DigestStore:
     """Digest schedules and delivery claims."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self.engine = db.engine
         self.session = db.session
 
     def upsert_subscription(
         self,
         *,
+        team_id: str,
         channel_id: str,
         cadence: str,
         at_time: str,
@@ -79,10 +83,15 @@ class DigestStore:
         """Subscribe a channel, or change its schedule (the rotation is kept)."""
         with self.session() as session:
             sub = session.scalars(
-                select(DigestSubscription).where(DigestSubscription.channel_id == channel_id)
+                select(DigestSubscription).where(
+                    DigestSubscription.team_id == team_id,
+                    DigestSubscription.channel_id == channel_id,
+                )
             ).first()
             if sub is None:
-                sub = DigestSubscription(channel_id=channel_id, shown_pitfalls="[]", created_at=now)
+                sub = DigestSubscription(
+                    team_id=team_id, channel_id=channel_id, shown_pitfalls="[]", created_at=now
+                )
                 session.add(sub)
             elif not sub.active:
                 sub.created_at = now  # a fresh start covers one period back from now
@@ -91,19 +100,36 @@ class DigestStore:
             session.flush()
             return sub
 
-    def deactivate_subscription(self, channel_id: str) -> bool:
+    def deactivate_subscription(self, *, team_id: str, channel_id: str) -> bool:
         with self.session() as session:
             result = session.execute(
                 update(DigestSubscription)
-                .where(DigestSubscription.channel_id == channel_id, DigestSubscription.active)
+                .where(
+                    DigestSubscription.team_id == team_id,
+                    DigestSubscription.channel_id == channel_id,
+                    DigestSubscription.active,
+                )
                 .values(active=False, updated_at=_now())
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def subscription(self, channel_id: str) -> DigestSubscription | None:
+    def deactivate_workspace(self, team_id: str) -> int:
+        """Stop every digest of a workspace (it uninstalled the app); returns how many."""
+        with self.session() as session:
+            result = session.execute(
+                update(DigestSubscription)
+                .where(DigestSubscription.team_id == team_id, DigestSubscription.active)
+                .values(active=False, updated_at=_now())
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def subscription(self, *, team_id: str, channel_id: str) -> DigestSubscription | None:
         with self.session() as session:
             return session.scalars(
-                select(DigestSubscription).where(DigestSubscription.channel_id == channel_id)
+                select(DigestSubscription).where(
+                    DigestSubscription.team_id == team_id,
+                    DigestSubscription.channel_id == channel_id,
+                )
             ).first()
 
     def active_subscriptions(self) -> list[DigestSubscription]:
@@ -116,12 +142,14 @@ class DigestStore:
                 )
             )
 
-    def subscriptions_by(self, user_id: str) -> list[DigestSubscription]:
+    def subscriptions_by(self, *, team_id: str, user_id: str) -> list[DigestSubscription]:
         with self.session() as session:
             return list(
                 session.scalars(
                     select(DigestSubscription).where(
-                        DigestSubscription.created_by == user_id, DigestSubscription.active
+                        DigestSubscription.team_id == team_id,
+                        DigestSubscription.created_by == user_id,
+                        DigestSubscription.active,
                     )
                 )
             )
@@ -150,6 +178,7 @@ class DigestStore:
     def claim_delivery(
         self,
         *,
+        team_id: str,
         subscription_id: int,
         period_key: str,
         worker: str,
@@ -165,6 +194,7 @@ class DigestStore:
         try:
             with self.session() as session:
                 row = DigestDelivery(
+                    team_id=team_id,
                     subscription_id=subscription_id,
                     period_key=period_key,
                     status="claimed",

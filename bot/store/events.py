@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (
-    DateTime,
-    String,
-    insert,
-)
+from sqlalchemy import DateTime, String, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Database, _now
 
 
 class ProcessedEvent(Base):
@@ -20,24 +16,25 @@ class ProcessedEvent(Base):
 
     __tablename__ = "processed_events"
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(WORKSPACE_ID)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class EventStore:
-    """Claims of Slack event ids."""
+    """Claims of Slack event ids (Slack's event ids are unique across workspaces)."""
 
     def __init__(self, db: Database) -> None:
-        self.db = db
         self.engine = db.engine
-        self.session = db.session
 
-    def claim_event(self, event_id: str) -> bool:
+    def claim_event(self, event_id: str, *, team_id: str) -> bool:
         """True the first time an event id is seen; False for any redelivery."""
         # A Core insert: this runs before every event is acknowledged, and the ORM's unit of
         # work costs several times more for one row.
         try:
             with self.engine.begin() as connection:
-                connection.execute(insert(ProcessedEvent).values(event_id=event_id))
+                connection.execute(
+                    insert(ProcessedEvent).values(event_id=event_id, team_id=team_id)
+                )
         except IntegrityError:
             return False
         return True

@@ -69,6 +69,12 @@ def _exclusive(engine: Engine, connection: Connection) -> Iterator[None]:
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the database to ``revision``; returns (before, after)."""
     with engine.connect() as connection, _exclusive(engine, connection):
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # A rebuilt SQLite table is dropped and re-created; with foreign keys enforced,
+            # dropping a parent would cascade into its children (digest deliveries). The pragma
+            # only takes effect outside a transaction, so it comes first.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         tables = set(inspect(connection).get_table_names())
         before = MigrationContext.configure(connection).get_current_revision()
         if before is None and "answers" in tables:
@@ -78,4 +84,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         command.upgrade(_config(connection), revision)
         connection.commit()
         after = MigrationContext.configure(connection).get_current_revision()
+        if sqlite:
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     return before, after

@@ -24,6 +24,7 @@ from tests.fake_slack import FakeSlack
 
 UTC = dt.UTC
 RUN = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday 09:00 UTC
+TEAM = FakeSlack.TEAM_ID
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,9 @@ def test_digest_counts_pitfalls_links_an_example_and_quotes_advice(
     history.append(message(start - dt.timedelta(hours=1), rush.examples[2]))
     slack.history["CDIG"] = sorted(history, key=lambda m: float(str(m["ts"])), reverse=True)
     digests = service(slack, f"sqlite:///{tmp_path / 'db.sqlite3'}", detector)
-    digests.subscribe(channel_id="CDIG", user_id="U1", tz="UTC", now=start - dt.timedelta(days=1))
+    digests.subscribe(
+        team_id=TEAM, channel_id="CDIG", user_id="U1", tz="UTC", now=start - dt.timedelta(days=1)
+    )
     report = digests.tick(now=RUN + dt.timedelta(minutes=1))
     assert report.posted == ["CDIG"]
     assert len(slack.calls("conversations.history")) == 3
@@ -98,9 +101,7 @@ def test_digest_counts_pitfalls_links_an_example_and_quotes_advice(
     assert f"*{flag.title}* came up once" in blocks
     assert "https://test.slack.com/archives/CDIG/p" in blocks
     # The advice that best counters the example, with its short source line.
-    assert any(
-        a.quote in blocks and a.section.split(" > ")[-1] in blocks for a in rush.advice
-    )
+    assert any(a.quote in blocks and a.section.split(" > ")[-1] in blocks for a in rush.advice)
     assert "Pitfall to watch" in blocks and "For your next review" in blocks
     assert "450 messages read" in blocks
 
@@ -110,6 +111,7 @@ def test_quiet_channel_gets_a_short_digest_and_the_watch_rotates(
 ) -> None:
     digests = service(slack, f"sqlite:///{tmp_path / 'db.sqlite3'}")
     digests.subscribe(
+        team_id=TEAM,
         channel_id="CQ",
         user_id="U1",
         cadence="daily",
@@ -130,12 +132,14 @@ def test_quiet_channel_gets_a_short_digest_and_the_watch_rotates(
 
 def test_preview_records_nothing(slack: FakeSlack, tmp_path: Path) -> None:
     digests = service(slack, f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    digests.subscribe(channel_id="CP", user_id="U1", tz="UTC", now=RUN - dt.timedelta(days=1))
-    first = digests.preview("CP", now=RUN)
-    second = digests.preview("CP", now=RUN)
+    digests.subscribe(
+        team_id=TEAM, channel_id="CP", user_id="U1", tz="UTC", now=RUN - dt.timedelta(days=1)
+    )
+    first = digests.preview(team_id=TEAM, channel_id="CP", client=digests.clients(TEAM), now=RUN)
+    second = digests.preview(team_id=TEAM, channel_id="CP", client=digests.clients(TEAM), now=RUN)
     assert first.watch.id == second.watch.id
     assert slack.calls("chat.postMessage") == []
-    sub = digests.storage.digests.subscription("CP")
+    sub = digests.storage.digests.subscription(team_id=TEAM, channel_id="CP")
     assert sub is not None and json.loads(sub.shown_pitfalls) == []
 
 
@@ -143,7 +147,9 @@ def test_nothing_is_due_before_the_first_run_after_subscribing(
     slack: FakeSlack, tmp_path: Path
 ) -> None:
     digests = service(slack, f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    digests.subscribe(channel_id="CN", user_id="U1", tz="UTC", now=RUN + dt.timedelta(hours=1))
+    digests.subscribe(
+        team_id=TEAM, channel_id="CN", user_id="U1", tz="UTC", now=RUN + dt.timedelta(hours=1)
+    )
     assert digests.tick(now=RUN + dt.timedelta(hours=2)).posted == []
     assert digests.tick(now=RUN + dt.timedelta(days=7, minutes=1)).posted == ["CN"]
     window = slack.calls("conversations.history")[0].params
@@ -177,7 +183,7 @@ def test_exactly_once_across_processes_leases_and_repeated_ticks(
     channels = ["CX1", "CX2", "CX3"]
     for channel in channels:
         digests.subscribe(
-            channel_id=channel, user_id="U1", tz="UTC", now=RUN - dt.timedelta(days=3)
+            team_id=TEAM, channel_id=channel, user_id="U1", tz="UTC", now=RUN - dt.timedelta(days=3)
         )
     env = app_env(slack, tmp_path, DATABASE_URL=database_url, DIGEST_LEASE_SECONDS="60")
 
@@ -195,9 +201,10 @@ def test_exactly_once_across_processes_leases_and_repeated_ticks(
 
     # 3. A process that died after claiming: its digest waits for the lease, then goes out once.
     week2 = RUN + dt.timedelta(days=7)
-    sub = digests.storage.digests.subscription("CX1")
+    sub = digests.storage.digests.subscription(team_id=TEAM, channel_id="CX1")
     assert sub is not None
     dead = digests.storage.digests.claim_delivery(
+        team_id=TEAM,
         subscription_id=sub.id,
         period_key="2026-12-07T09:00Z",
         worker="dead-worker",

@@ -329,7 +329,7 @@ def test_checkbox_ticks_persist_per_person_and_channel(
     time.sleep(0.5)
     assert (
         storage(running_app).checklists.ticked_items(
-            user_id="U100", channel_id="C600", checklist_id="hiring"
+            team_id="T0001", user_id="U100", channel_id="C600", checklist_id="hiring"
         )
         == set()
     )
@@ -389,7 +389,7 @@ def test_feedback_is_stored_with_question_and_passages(
     answer_id = int(buttons["negative_button"]["value"].split(":")[1])
     store = storage(running_app)
     assert store.answers.feedback(answer_id) == [("U100", -1)]
-    record = store.answers.answer(answer_id)
+    record = store.answers.answer(answer_id, team_id="T0001")
     assert record is not None and "ML results" in record.question
     assert json.loads(record.passages_json)[0]["section"]
     assert record.message_ts == answer.params.get("ts") or record.message_ts
@@ -608,6 +608,7 @@ def test_app_home_shows_progress_subscriptions_and_how_to_ask(
 ) -> None:
     store = storage(running_app)
     store.checklists.set_tick(
+        team_id="T0001",
         user_id="UHOME",
         channel_id="CH1",
         checklist_id="hiring",
@@ -617,6 +618,7 @@ def test_app_home_shows_progress_subscriptions_and_how_to_ask(
     import datetime as dt
 
     store.digests.upsert_subscription(
+        team_id="T0001",
         channel_id="CH2",
         cadence="weekly",
         at_time="09:00",

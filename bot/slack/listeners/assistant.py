@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.deps import BotDeps
 from bot.slack.replies import answer_in_slack
 from bot.slack.text import slack_to_plain
+from bot.slack.workspaces import team_of
 
 __all__ = ["prompt_objects", "register"]
 
@@ -67,7 +68,10 @@ def register(app: App, deps: BotDeps) -> None:
             return
         channel, thread_ts = payload["channel"], payload["thread_ts"]
         question = slack_to_plain(payload.get("text", ""), bot_user_id=context.bot_user_id)
-        earlier = deps.storage.answers.thread_question(channel_id=channel, thread_ts=thread_ts)
+        team = team_of(context)
+        earlier = deps.storage.answers.thread_question(
+            team_id=team, channel_id=channel, thread_ts=thread_ts
+        )
         if earlier is None and question.strip():
             # The first question names the thread in the container's history.
             _quietly("set the thread title", set_title, title=question[:MAX_TITLE_CHARS])
@@ -76,6 +80,7 @@ def register(app: App, deps: BotDeps) -> None:
             answer_in_slack,
             deps=deps,
             client=client,
+            team_id=team,
             channel=channel,
             user=payload["user"],
             question=question,

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, Respond
 
 from bot.slack.deps import BotDeps
+from bot.slack.workspaces import team_of
 from bot.store import GAP_FLAG
 
 _VOTES = {"up": 1, "down": -1}
@@ -25,7 +26,7 @@ def make_feedback_handler(deps: BotDeps, *, vote: int | None = None) -> Callable
     (``up:<id>`` / ``down:<id>`` of the feedback buttons)."""
 
     def handle_feedback(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: Any
     ) -> None:
         ack()
         value = str(action.get("value", ""))
@@ -37,7 +38,7 @@ def make_feedback_handler(deps: BotDeps, *, vote: int | None = None) -> Callable
         if chosen is None or answer_id is None:
             return  # not a value we made
         stored = deps.storage.answers.record_feedback(
-            answer_id=answer_id, user_id=body["user"]["id"], vote=chosen
+            team_id=team_of(context), answer_id=answer_id, user_id=body["user"]["id"], vote=chosen
         )
         if chosen == GAP_FLAG:
             text = "Thanks: I've noted that the knowledge base doesn't cover this yet."

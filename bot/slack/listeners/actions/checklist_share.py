@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.blocks import shared_checklist_message
 from bot.slack.deps import BotDeps
 from bot.slack.text import channel_of_action
+from bot.slack.workspaces import team_of
 
 log = logging.getLogger(__name__)
 _NOT_MEMBER = {"not_in_channel", "channel_not_found", "is_archived"}
@@ -20,7 +21,12 @@ _NOT_MEMBER = {"not_in_channel", "channel_not_found", "is_archived"}
 
 def make_checklist_share_handler(deps: BotDeps) -> Callable[..., None]:
     def handle_checklist_share(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        context: Any,
     ) -> None:
         ack()
         checklist_id, _, head = str(action.get("value", "")).partition("|")
@@ -34,7 +40,7 @@ def make_checklist_share_handler(deps: BotDeps) -> Callable[..., None]:
             return
         user, channel = body["user"]["id"], channel_of_action(body)
         ticked = deps.storage.checklists.ticked_items(
-            user_id=user, channel_id=channel, checklist_id=checklist_id
+            team_id=team_of(context), user_id=user, channel_id=channel, checklist_id=checklist_id
         )
         message = shared_checklist_message(
             checklist, ticked=ticked, user_id=user, head_count=int(head) if head.isdigit() else None

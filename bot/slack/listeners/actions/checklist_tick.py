@@ -13,6 +13,7 @@ from bot.slack.blocks import checklist_message
 from bot.slack.deps import BotDeps
 from bot.slack.listeners.commands.ml_checklist import MAX_HEAD_COUNT
 from bot.slack.text import channel_of_action
+from bot.slack.workspaces import team_of
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def _head_count(raw: str) -> int | None:
 
 def make_checklist_tick_handler(deps: BotDeps) -> Callable[..., None]:
     def handle_checklist_tick(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: Any
     ) -> None:
         ack()
         parts = str(action.get("block_id", "")).split("|")
@@ -36,8 +37,9 @@ def make_checklist_tick_handler(deps: BotDeps) -> Callable[..., None]:
         if checklist is None or item_id not in {i.id for i in checklist.all_items()}:
             return  # an old message whose checklist or item no longer exists
         selected = {o.get("value") for o in action.get("selected_options") or []}
-        user, channel = body["user"]["id"], channel_of_action(body)
+        user, channel, team = body["user"]["id"], channel_of_action(body), team_of(context)
         deps.storage.checklists.set_tick(
+            team_id=team,
             user_id=user,
             channel_id=channel,
             checklist_id=checklist_id,
@@ -47,7 +49,7 @@ def make_checklist_tick_handler(deps: BotDeps) -> Callable[..., None]:
         if not body.get("response_url"):
             return
         ticked = deps.storage.checklists.ticked_items(
-            user_id=user, channel_id=channel, checklist_id=checklist_id
+            team_id=team, user_id=user, channel_id=channel, checklist_id=checklist_id
         )
         try:
             respond(

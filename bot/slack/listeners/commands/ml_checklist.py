@@ -10,6 +10,7 @@ from slack_bolt import Ack
 
 from bot.slack.blocks import checklist_message, checklist_topics_message, unknown_topic_message
 from bot.slack.deps import BotDeps
+from bot.slack.workspaces import team_of
 
 # Friendly spellings people type for the canonical topic ids.
 ALIASES = {
@@ -55,7 +56,7 @@ def parse_checklist_args(text: str) -> tuple[str, int | None, str | None]:
 def make_ml_checklist_handler(deps: BotDeps) -> Callable[..., None]:
     checklists = deps.services.checklists
 
-    def handle_ml_checklist(ack: Ack, command: dict[str, Any]) -> None:
+    def handle_ml_checklist(ack: Ack, command: dict[str, Any], context: Any) -> None:
         topic, head_count, problem = parse_checklist_args(command.get("text", ""))
         if not topic:
             ack(**checklist_topics_message(checklists), response_type="ephemeral")
@@ -68,7 +69,10 @@ def make_ml_checklist_handler(deps: BotDeps) -> Callable[..., None]:
             ack(text=problem, response_type="ephemeral")
             return
         ticked = deps.storage.checklists.ticked_items(
-            user_id=command["user_id"], channel_id=command["channel_id"], checklist_id=checklist.id
+            team_id=team_of(context),
+            user_id=command["user_id"],
+            channel_id=command["channel_id"],
+            checklist_id=checklist.id,
         )
         ack(
             **checklist_message(checklist, ticked=ticked, head_count=head_count),

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.digests import CADENCES, Schedule, ScheduleError, parse_at
 from bot.slack.blocks import digest_message, error_message, escape
 from bot.slack.deps import BotDeps
 from bot.slack.replies import FAILURE_TEXT
+from bot.slack.workspaces import team_of
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,10 @@ def parse_subscribe(words: list[str]) -> tuple[str, str]:
 def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callable[..., None]]:
     digests = deps.digests
 
-    def ack_ml_digest(ack: Ack, command: dict[str, Any]) -> None:
+    def ack_ml_digest(ack: Ack, command: dict[str, Any], context: Any) -> None:
         words = (command.get("text") or "").split()
         action = words[0].lower() if words else ""
-        channel = command["channel_id"]
+        channel, team = command["channel_id"], team_of(context)
         if action in _SLOW:
             if action == "subscribe":
                 try:
@@ -52,7 +54,7 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
             ack(text=":hourglass_flowing_sand: One moment…", response_type="ephemeral")
             return
         if action == "unsubscribe":
-            stopped = deps.storage.digests.deactivate_subscription(channel)
+            stopped = deps.storage.digests.deactivate_subscription(team_id=team, channel_id=channel)
             text = (
                 "Unsubscribed: no more digests here."
                 if stopped
@@ -61,25 +63,28 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
             ack(text=text, response_type="ephemeral")
             return
         if action == "status":
-            ack(text=status_text(deps, channel), response_type="ephemeral")
+            ack(text=status_text(deps, team, channel), response_type="ephemeral")
             return
         ack(text=USAGE, response_type="ephemeral")
 
-    def work_ml_digest(command: dict[str, Any], respond: Respond) -> None:
+    def work_ml_digest(
+        command: dict[str, Any], respond: Respond, client: WebClient, context: Any
+    ) -> None:
         words = (command.get("text") or "").split()
         action = words[0].lower() if words else ""
         if action not in _SLOW:
             return
-        channel, user = command["channel_id"], command["user_id"]
+        channel, user, team = command["channel_id"], command["user_id"], team_of(context)
         try:
             if action == "subscribe":
                 cadence, at_time = parse_subscribe(words[1:])
                 _, schedule = digests.subscribe(
+                    team_id=team,
                     channel_id=channel,
                     user_id=user,
                     cadence=cadence,
                     at_time=at_time,
-                    tz=digests.user_tz(user),
+                    tz=digests.user_tz(user, client=client),
                 )
                 first = schedule.next_run(dt.datetime.now(dt.UTC))
                 respond(
@@ -92,7 +97,7 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
                     response_type="ephemeral",
                 )
             else:
-                digest = digests.preview(channel)
+                digest = digests.preview(team_id=team, channel_id=channel, client=client)
                 respond(**digest_message(digest), response_type="ephemeral")
         except SlackApiError as exc:
             error = exc.response.get("error", "")
@@ -110,8 +115,8 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
     return ack_ml_digest, work_ml_digest
 
 
-def status_text(deps: BotDeps, channel: str) -> str:
-    sub = deps.storage.digests.subscription(channel)
+def status_text(deps: BotDeps, team: str, channel: str) -> str:
+    sub = deps.storage.digests.subscription(team_id=team, channel_id=channel)
     if sub is None or not sub.active:
         return "No digest here yet. `/ml-digest subscribe` starts a weekly one (Mondays 09:00)."
     schedule = Schedule.of(sub)

@@ -53,4 +53,3 @@ def make_ml_pitfalls_handlers(
             deps.work.background(check_and_respond, text, respond)
 
     return ack_ml_pitfalls, check_plan
-

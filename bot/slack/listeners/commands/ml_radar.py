@@ -8,14 +8,17 @@ from typing import Any
 from slack_bolt import Ack
 
 from bot.slack.deps import BotDeps
+from bot.slack.workspaces import team_of
 
 
 def make_ml_radar_handler(deps: BotDeps) -> Callable[..., None]:
-    def handle_ml_radar(ack: Ack, command: dict[str, Any]) -> None:
+    def handle_ml_radar(ack: Ack, command: dict[str, Any], context: Any) -> None:
         action = (command.get("text") or "").strip().lower()
-        channel, user = command["channel_id"], command["user_id"]
+        channel, user, team = command["channel_id"], command["user_id"], team_of(context)
         if action in ("on", "off"):
-            deps.storage.radar.set_radar(channel_id=channel, enabled=action == "on", user_id=user)
+            deps.storage.radar.set_radar(
+                team_id=team, channel_id=channel, enabled=action == "on", user_id=user
+            )
             text = (
                 "Radar on: when a message here risks an ML pitfall, its author gets a private "
                 "heads-up (at most one per pitfall per day)."
@@ -23,7 +26,11 @@ def make_ml_radar_handler(deps: BotDeps) -> Callable[..., None]:
                 else "Radar off: I no longer read this channel's messages for pitfalls."
             )
         elif action in ("", "status"):
-            state = "on" if deps.storage.radar.radar_enabled(channel) else "off"
+            state = (
+                "on"
+                if deps.storage.radar.radar_enabled(team_id=team, channel_id=channel)
+                else "off"
+            )
             text = f"Radar is {state} in this channel. Use `/ml-radar on` or `/ml-radar off`."
         else:
             text = "Usage: `/ml-radar on`, `/ml-radar off` or `/ml-radar status`."

@@ -10,16 +10,19 @@ from slack_sdk import WebClient
 from bot.slack.deps import BotDeps
 from bot.slack.replies import answer_in_slack
 from bot.slack.text import slack_to_plain
+from bot.slack.workspaces import team_of
 
 
 def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
     def handle_app_mention(event: dict[str, Any], client: WebClient, context: Any) -> None:
         if event.get("bot_id") or event.get("subtype"):
             return
-        channel = event["channel"]
+        channel, team = event["channel"], team_of(context)
         thread_ts = event.get("thread_ts") or event["ts"]
         earlier = (
-            deps.storage.answers.thread_question(channel_id=channel, thread_ts=event["thread_ts"])
+            deps.storage.answers.thread_question(
+                team_id=team, channel_id=channel, thread_ts=event["thread_ts"]
+            )
             if event.get("thread_ts")
             else None
         )
@@ -28,6 +31,7 @@ def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
             answer_in_slack,
             deps=deps,
             client=client,
+            team_id=team,
             channel=channel,
             user=event.get("user", ""),
             question=slack_to_plain(event.get("text", ""), bot_user_id=context.bot_user_id),

@@ -12,6 +12,7 @@ from bot.slack.deps import BotDeps
 from bot.slack.radar import radar_check
 from bot.slack.replies import answer_in_slack
 from bot.slack.text import mentions_user, slack_to_plain
+from bot.slack.workspaces import team_of
 
 # Edits, deletions, joins and the like are not questions.
 _IGNORED_SUBTYPES = {None, "file_share", "thread_broadcast"}
@@ -23,19 +24,21 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
             return
         if not event.get("user") or event.get("user") == context.bot_user_id:
             return
-        channel = event["channel"]
+        channel, team = event["channel"], team_of(context)
         text = event.get("text", "")
         thread_ts = event.get("thread_ts")
         earlier = (
-            deps.storage.answers.thread_question(channel_id=channel, thread_ts=thread_ts)
+            deps.storage.answers.thread_question(
+                team_id=team, channel_id=channel, thread_ts=thread_ts
+            )
             if thread_ts
             else None
         )
         is_question = earlier is not None or mentions_user(text, context.bot_user_id)
         if event.get("channel_type") != "im" and not is_question:
             # Radar off means the text is not even looked at.
-            if deps.storage.radar.radar_enabled(channel):
-                deps.work.background(radar_check, deps, client, event)
+            if deps.storage.radar.radar_enabled(team_id=team, channel_id=channel):
+                deps.work.background(radar_check, deps, client, event, team)
             return
         # In a channel only follow-ups in the bot's threads count, and not those that mention
         # the bot: app_mention answers those.
@@ -48,6 +51,7 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
             answer_in_slack,
             deps=deps,
             client=client,
+            team_id=team,
             channel=channel,
             user=event["user"],
             question=slack_to_plain(text, bot_user_id=context.bot_user_id),

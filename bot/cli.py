@@ -387,14 +387,27 @@ def _eval_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _configure_logging() -> None:
-    """Long-running commands log to stderr; LOG_LEVEL picks the level (default INFO)."""
+    """Long-running commands log to stderr; LOG_LEVEL picks the level (default INFO). Tokens
+    and the configured secrets are masked in every line."""
     import logging
     import os
 
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    from bot.logsafe import RedactingFormatter
+
+    settings = _settings()
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        RedactingFormatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s",
+            secrets=(
+                settings.slack_bot_token,
+                settings.slack_app_token,
+                settings.slack_signing_secret,
+                settings.slack_client_secret,
+            ),
+        )
     )
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler])
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO) -> int:

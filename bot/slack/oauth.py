@@ -89,6 +89,9 @@ def make_oauth_settings(
         client_secret=settings.slack_client_secret,
         token_rotation_expiration_minutes=ROTATE_MINUTES,
         client=client,
+        # auth.test once per token, not per request (an uninstalled workspace is stopped
+        # before authorization, so a cached token is never used after its removal).
+        cache_enabled=True,
     )
     return oauth
 

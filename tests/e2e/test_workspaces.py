@@ -47,7 +47,8 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, Mes
 def oauth_env(fake: FakeSlack, data_dir: Path, database_url: str) -> dict[str, str]:
     env = app_env(fake, data_dir, DATABASE_URL=database_url)
     del env["SLACK_BOT_TOKEN"]
-    env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    # DEBUG: slack_sdk then logs request and response bodies, the OAuth exchange's included.
+    env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET, LOG_LEVEL="DEBUG")
     return env
 
 
@@ -350,5 +351,7 @@ def test_no_token_or_client_secret_reaches_the_log(
     app, _, tokens = installed
     log = app.log()
     assert "installed in workspace TALPHA" in log
+    assert "oauth.v2.access" in log  # the exchange was logged (at DEBUG), its secrets were not
     for secret in (CLIENT_SECRET, *tokens.values()):
         assert secret not in log
+    assert not re.search(r"xox[a-z]-[A-Za-z0-9]", log)

@@ -15,8 +15,13 @@ from bot.answers import QuestionError
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.digests import DigestService
+    from bot.gaps import GapService, GapTickReport
     from bot.slack.workspaces import Workspaces
+    from bot.store import Storage
+    from index.embedder import Embedder
 
 __all__ = ["main"]
 
@@ -120,6 +125,17 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--workspace", default=None, help=_WORKSPACE_HELP)
     tick = digest_commands.add_parser("tick", help="post every due digest once, then exit")
     tick.add_argument("--now", default=None, help="pretend it is this ISO time (UTC if no zone)")
+
+    gaps = commands.add_parser(
+        "gaps", help="what people asked that the knowledge base could not answer (for owners)"
+    )
+    gaps.add_argument("--days", type=int, default=None, help="period, in days (default 7)")
+    gaps.add_argument("--json", action="store_true")
+    gaps.add_argument("--workspace", default=None, help=_WORKSPACE_HELP)
+    gaps.add_argument(
+        "--send", action="store_true", help="send the weekly reports to the owners now (once)"
+    )
+    gaps.add_argument("--now", default=None, help="with --send: pretend it is this ISO time")
 
     worker = commands.add_parser("worker", help="run the digest scheduler until stopped")
     worker.add_argument("--interval", type=float, default=None, help="seconds between ticks")
@@ -548,7 +564,7 @@ def _digest_service(settings: Settings) -> tuple[DigestService, Workspaces]:
     return service, workspaces
 
 
-def _workspace(given: str | None, settings: Settings, service: DigestService) -> str:
+def _workspace(given: str | None, settings: Settings, storage: Storage) -> str:
     """The workspace a terminal digest command is about: --workspace, else the bot token's
     own, else the only one installed."""
     if given:
@@ -562,14 +578,15 @@ def _workspace(given: str | None, settings: Settings, service: DigestService) ->
         except StartupError as exc:
             raise CliError(str(exc)) from None
     if settings.oauth_mode:
-        teams = service.storage.installed_team_ids()
+        teams = storage.installed_team_ids()
         if len(teams) == 1:
             return teams[0]
         raise CliError(
             f"{len(teams)} workspaces have the app installed: say which with --workspace T…",
             EXIT_USAGE,
         )
-    return ""
+    asked = storage.known_team_ids()
+    return asked[0] if len(asked) == 1 else ""
 
 
 def _parse_now(value: str | None) -> dt.datetime:
@@ -591,7 +608,7 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
     if command in ("preview", "tick") and not settings.oauth_mode:
         settings.require("slack_bot_token")
     service, workspaces = _digest_service(settings)
-    team = "" if command == "tick" else _workspace(args.workspace, settings, service)
+    team = "" if command == "tick" else _workspace(args.workspace, settings, service.storage)
     if command == "subscribe":
         try:
             _, schedule = service.subscribe(
@@ -641,6 +658,57 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _gap_service(
+    settings: Settings, storage: Storage, team: str | None
+) -> tuple[GapService, Callable[..., GapTickReport]]:
+    """The gap report service; the model loads only when there are questions to group."""
+    from bot.services import make_embedder
+    from bot.slack.app import make_web_client
+    from bot.slack.server import make_gap_service, make_workspaces
+
+    workspaces = make_workspaces(
+        settings, storage=storage, client=make_web_client(settings), single_team=team or None
+    )
+    embedder: Embedder | None = None
+
+    def loaded() -> Embedder:
+        nonlocal embedder
+        embedder = embedder or make_embedder(settings)
+        return embedder
+
+    return make_gap_service(settings, storage=storage, workspaces=workspaces, embedder=loaded)
+
+
+def _cmd_gaps(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.render_text import render_gaps_text
+    from bot.store import Storage
+
+    settings = _settings()
+    storage = Storage.from_url(settings.resolved_database_url)
+    team = _workspace(args.workspace, settings, storage) if not args.send else ""
+    if args.send and not settings.oauth_mode:
+        team = _workspace(None, settings, storage)
+    service, weekly = _gap_service(settings, storage, team)
+    if args.send:
+        if not settings.oauth_mode:
+            settings.require("slack_bot_token")
+        tick = weekly(_parse_now(args.now))
+        out.write(
+            f"sent {len(tick.sent)}, nothing to report {len(tick.empty)}, "
+            f"skipped {len(tick.skipped)}, failed {len(tick.failed)}\n"
+        )
+        return EXIT_FAILURE if tick.failed else EXIT_OK
+    days = args.days if args.days is not None else settings.gap_report_days
+    if not 1 <= days <= 365:
+        raise CliError("--days must be between 1 and 365", EXIT_USAGE)
+    report = service.report(team_id=team, days=days)
+    if args.json:
+        _emit_json(report.to_json(), out)
+    else:
+        out.write(render_gaps_text(report) + "\n")
+    return EXIT_OK
+
+
 def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     import logging
     import signal
@@ -656,7 +724,12 @@ def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     interval = args.interval if args.interval is not None else settings.digest_tick_seconds
-    run_scheduler(_digest_service(settings)[0], interval=interval, stop=stop)
+    digests, _ = _digest_service(settings)
+    gaps_tick = None
+    if settings.knowledge_owners:
+        team = None if settings.oauth_mode else _workspace(None, settings, digests.storage)
+        _, gaps_tick = _gap_service(settings, digests.storage, team)
+    run_scheduler(digests, interval=interval, stop=stop, gaps_tick=gaps_tick)
     logging.getLogger("bot.worker").info("digest worker ticking every %ss", interval)
     while not stop.wait(1.0):
         pass
@@ -679,6 +752,7 @@ def _cmd_db(args: argparse.Namespace, out: TextIO) -> int:
 _COMMANDS = {
     "digest": _cmd_digest,
     "worker": _cmd_worker,
+    "gaps": _cmd_gaps,
     "db": _cmd_db,
     "ask": _cmd_ask,
     "index": _cmd_index,

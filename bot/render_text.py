@@ -10,8 +10,9 @@ from index.compose import Quote, source_parts
 
 if TYPE_CHECKING:
     from bot.digests import Digest
+    from bot.gaps import GapReport
 
-__all__ = ["render_answer_text", "render_digest_text"]
+__all__ = ["render_answer_text", "render_digest_text", "render_gaps_text"]
 
 
 def _source_line(section: str, source: str, *, with_title: bool, page: int | None = None) -> str:
@@ -98,4 +99,27 @@ def render_digest_text(digest: Digest) -> str:
         f"  “{watch.source.quote}” ({watch.source.section})",
         f"For your next review: {watch.review_question}",
     ]
+    return "\n".join(lines)
+
+
+def render_gaps_text(report: GapReport) -> str:
+    """The gap report as terminal text (what `mlbot gaps` prints)."""
+    from bot.gaps import REASON_LABELS
+
+    head = (
+        f"Knowledge gaps in {report.team_id or 'this workspace'}, "
+        f"{report.start:%Y-%m-%d %H:%M} – {report.end:%Y-%m-%d %H:%M} UTC"
+    )
+    if report.empty:
+        return f"{head}\nNothing to report."
+    lines = [
+        head,
+        f"{report.questions} questions from {report.askers} people in {len(report.groups)} groups",
+        "",
+    ]
+    for group in report.groups:
+        reasons = ", ".join(f"{REASON_LABELS[k]} x{n}" for k, n in group.reasons.items())
+        lines.append(f"{group.askers} asked ({group.questions} questions) · {reasons}")
+        lines += [f"  “{example}”" for example in group.examples]
+        lines.append(f"  closest: {', '.join(group.sections) or 'nothing in the knowledge base'}")
     return "\n".join(lines)

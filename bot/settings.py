@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     digest_lease_seconds: int = Field(default=300, ge=1)
     radar_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
+    # The knowledge owner's gap report. Owners: Slack user ids, comma-separated; in OAuth mode
+    # each as TEAM:USER (T0123:U0456), so an owner belongs to one workspace.
+    knowledge_owners: str = ""
+    gap_report_days: int = Field(default=7, ge=1, le=365)
+    # An answer this close to the "not covered" line counts as answered with low confidence.
+    gap_low_confidence: float = Field(default=0.45, ge=0.0, le=1.0)
+    # Questions are kept this many days, then deleted with their feedback (0 keeps them).
+    question_retention_days: int = Field(default=90, ge=0)
+
     # Serving: answers and pitfall checks run on this many low-priority threads (one model
     # thread each when EMBEDDING_THREADS is unset), so acknowledgements are never queued behind
     # them.
@@ -98,6 +107,22 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'mlbot.sqlite3'}"
+
+    def owners_for(self, team_id: str) -> list[str]:
+        """The knowledge owners of a workspace: TEAM:USER entries for it, and plain USER
+        entries outside OAuth mode (one workspace, so they can only mean that one)."""
+        owners = []
+        for entry in self.knowledge_owners.replace(";", ",").split(","):
+            team, _, user = entry.strip().rpartition(":")
+            if user and (team == team_id or (not team and not self.oauth_mode)):
+                owners.append(user)
+        return list(dict.fromkeys(owners))
+
+    def owner_teams(self) -> list[str]:
+        """Workspaces named in TEAM:USER owner entries."""
+        entries = self.knowledge_owners.replace(";", ",").split(",")
+        teams = (entry.strip().rpartition(":")[0] for entry in entries)
+        return list(dict.fromkeys(team for team in teams if team))
 
     def require(self, *names: str) -> None:
         """Raise :class:`MissingSettingError` naming every unset variable among ``names``."""

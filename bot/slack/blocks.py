@@ -435,6 +435,72 @@ def digest_message(digest: Any) -> dict[str, Any]:
     return _message(f"ML pitfalls digest: {spotted_names}. To watch: {watch.title}", blocks)
 
 
+def _gap_reasons(reasons: dict[str, int]) -> str:
+    from bot.gaps import REASON_LABELS
+
+    return ", ".join(
+        f"{REASON_LABELS[k]}" + (f" ×{n}" if n > 1 else "") for k, n in reasons.items()
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def gaps_message(report: Any) -> dict[str, Any]:
+    """The knowledge owner's gap report: groups of questions the knowledge base could not
+    answer well, most-asked first, on one screen. Askers are never named; questions are
+    trimmed and escaped."""
+    from bot.gaps import MAX_GROUPS
+
+    period = f"{_when(report.start)} – {_when(report.end)}"
+    blocks: Blocks = [_header("Knowledge gaps")]
+    if report.empty:
+        blocks.append(
+            _section(
+                f":white_check_mark: Nothing to report for {period}: every question found "
+                "a confident answer, and none got 👎 or a gap flag."
+            )
+        )
+        return _message("Knowledge gaps: nothing to report.", blocks)
+    people = f"{report.askers} {'person' if report.askers == 1 else 'people'}"
+    blocks.append(
+        _context(
+            f"{period} · {_count(report.questions, 'question')} from {people} "
+            f"in {_count(len(report.groups), 'group')}"
+        )
+    )
+    for group in report.groups[:MAX_GROUPS]:
+        asked = f"{group.askers} {'person' if group.askers == 1 else 'people'} asked"
+        if group.questions != group.askers:
+            asked += f" ({group.questions} times)"
+        examples = "\n".join(f"> {escape(example)}" for example in group.examples)
+        closest = (
+            "\nClosest: " + ", ".join(f"_{escape(s)}_" for s in group.sections)
+            if group.sections
+            else "\nClosest: nothing in the knowledge base"
+        )
+        blocks.append(_section(f"*{asked}* · {_gap_reasons(group.reasons)}\n{examples}{closest}"))
+    rest = report.groups[MAX_GROUPS:]
+    if rest:
+        more = sum(g.questions for g in rest)
+        blocks.append(
+            _context(f"…and {_count(len(rest), 'smaller group')} ({_count(more, 'question')}).")
+        )
+    blocks.append(
+        _context(
+            "Add a document or a paragraph where the closest sections are, then "
+            "`mlbot docs add`. Askers are never named."
+        )
+    )
+    top = report.groups[0]
+    return _message(
+        f"Knowledge gaps: {_count(len(report.groups), 'group')}; most asked: "
+        f"{escape(top.examples[0])}",
+        blocks,
+    )
+
+
 def radar_nudge_message(match: PitfallMatch) -> dict[str, Any]:
     pitfall = match.pitfall
     blocks: Blocks = [

@@ -54,6 +54,8 @@ def answer_in_slack(
         question=answer.question,
         answered=answer.answered,
         passages=answer.to_json()["passages"],
+        confidence=answer.confidence,
+        sections=answer.nearest_topics or tuple(p.section for p in answer.passages),
     )
     response = client.chat_postMessage(**reply_args, **answer_message(answer, answer_id=answer_id))
     if response.get("ts"):

@@ -19,16 +19,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.digests import DigestService
+from bot.gaps import GapReport, GapService, GapTickReport
 from bot.pitfalls import PitfallDetector
 from bot.services import build_services, make_detector
 from bot.settings import Settings
 from bot.slack.app import create_app, make_web_client
-from bot.slack.blocks import digest_message
+from bot.slack.blocks import digest_message, gaps_message
 from bot.slack.deps import BotDeps
 from bot.slack.oauth import WorkspaceInstallationStore, make_rotator
 from bot.slack.workspaces import Workspaces
 from bot.store import Storage
 from bot.work import ModelWork
+from index.embedder import Embedder
 from knowledge.schema import Pitfalls
 
 __all__ = [
@@ -124,6 +126,7 @@ def build_bot(
     if team_id and (moved := storage.adopt_unowned(team_id)):
         log.info("workspace %s took %d rows stored before workspaces", team_id, moved)
     detector = make_detector(settings, embedder=services.embedder, pitfalls=services.pitfalls)
+    workspaces = make_workspaces(settings, storage=storage, client=client, single_team=team_id)
     digests = make_digest_service(
         settings,
         storage=storage,
@@ -131,7 +134,10 @@ def build_bot(
         catalogue=services.pitfalls,
         detector=lambda: detector,
         bot_user_id=bot_user_id,
-        single_team=team_id,
+        workspaces=workspaces,
+    )
+    gaps, gaps_tick = make_gap_service(
+        settings, storage=storage, workspaces=workspaces, embedder=lambda: services.embedder
     )
     deps = BotDeps(
         services=services,
@@ -140,15 +146,54 @@ def build_bot(
         digests=digests,
         radar_threshold=settings.radar_threshold,
         work=ModelWork(workers=settings.model_workers, nice=settings.model_nice),
+        gaps=gaps,
+        gap_report_days=settings.gap_report_days,
+        gaps_tick=gaps_tick,
     )
     return create_app(settings=settings, deps=deps, client=client), deps
 
 
+def make_gap_service(
+    settings: Settings,
+    *,
+    storage: Storage,
+    workspaces: Workspaces,
+    embedder: Callable[[], Embedder],
+) -> tuple[GapService, Callable[..., GapTickReport]]:
+    """The gap report service, and one weekly pass that DMs each owner with its workspace's
+    own token."""
+    gaps = GapService(
+        storage=storage,
+        embedder=embedder,
+        owners=settings.owners_for,
+        teams=lambda: [team for team in workspaces.teams() if settings.owners_for(team)],
+        low_confidence=settings.gap_low_confidence,
+        retention_days=settings.question_retention_days,
+        lease=dt.timedelta(seconds=settings.digest_lease_seconds),
+    )
+
+    def send(team: str, owner: str, report: GapReport) -> str:
+        client = workspaces.client_for(team)
+        if client is None:
+            raise RuntimeError(f"no installation in workspace {team}")
+        return str(client.chat_postMessage(channel=owner, **gaps_message(report)).get("ts", ""))
+
+    def weekly(now: dt.datetime | None = None) -> GapTickReport:
+        return gaps.tick(send=send, now=now)
+
+    return gaps, weekly
+
+
 def run_scheduler(
-    digests: DigestService, *, interval: float, stop: threading.Event | None = None
+    digests: DigestService,
+    *,
+    interval: float,
+    stop: threading.Event | None = None,
+    gaps_tick: Callable[[], GapTickReport] | None = None,
 ) -> threading.Event:
-    """Tick in a background thread until ``stop`` is set. Claims in the database keep every
-    digest exactly-once, whether one process or many run a scheduler."""
+    """Tick in a background thread until ``stop`` is set: digests, then the owners' weekly gap
+    reports. Claims in the database keep each exactly-once, whether one process or many run a
+    scheduler."""
     stop = stop or threading.Event()
 
     def loop() -> None:
@@ -159,6 +204,15 @@ def run_scheduler(
                     log.info("digests posted %s, failed %s", report.posted, report.failed)
             except Exception:
                 log.exception("digest tick failed")
+            if gaps_tick is not None:
+                try:
+                    gap_report = gaps_tick()
+                    if gap_report.sent or gap_report.failed:
+                        log.info(
+                            "gap reports sent %s, failed %s", gap_report.sent, gap_report.failed
+                        )
+                except Exception:
+                    log.exception("gap report tick failed")
             stop.wait(interval)
 
     threading.Thread(target=loop, name="digest-scheduler", daemon=True).start()
@@ -246,7 +300,9 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
             return
         gateway.serving = (SlackRequestHandler(app), deps.work)
         if settings.digest_scheduler:
-            run_scheduler(deps.digests, interval=settings.digest_tick_seconds)
+            run_scheduler(
+                deps.digests, interval=settings.digest_tick_seconds, gaps_tick=deps.gaps_tick
+            )
         gateway.ready.set()
         log.info("ready: listening on http://%s:%s/slack/events", host, server.server_port)
         if settings.oauth_mode:
@@ -277,7 +333,7 @@ def serve_socket(settings: Settings) -> None:
         team_id=identity.get("team_id"),
     )
     if settings.digest_scheduler:
-        run_scheduler(deps.digests, interval=settings.digest_tick_seconds)
+        run_scheduler(deps.digests, interval=settings.digest_tick_seconds, gaps_tick=deps.gaps_tick)
     handler = SocketModeHandler(app, settings.slack_app_token)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log.info("connecting in Socket Mode")

@@ -51,6 +51,15 @@ class Workspaces:
     def multi(self) -> bool:
         return self.installations is not None
 
+    def teams(self) -> list[str]:
+        """The workspaces served: every installed one, or the bot token's own."""
+        if self.installations is not None:
+            from bot.store.installations import installed_team_ids
+
+            engine = getattr(self.installations, "engine", None)
+            return installed_team_ids(engine) if engine is not None else []
+        return [self.single_team] if self.single_team else []
+
     def client_for(self, team_id: str) -> WebClient | None:
         """A client holding ``team_id``'s bot token; None when the bot is not installed there."""
         if self.installations is None:

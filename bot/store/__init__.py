@@ -5,7 +5,7 @@ One module per concern; :class:`Storage` holds one store of each over a shared e
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot.store.answers import GAP_FLAG, AnswerRecord, AnswerStore, Feedback
@@ -13,6 +13,7 @@ from bot.store.base import Base, Database, as_utc, make_engine
 from bot.store.checklists import ChecklistStore, ChecklistTick
 from bot.store.digests import DigestDelivery, DigestStore, DigestSubscription
 from bot.store.events import EventStore, ProcessedEvent
+from bot.store.gaps import GapReportRecord, GapStore
 from bot.store.installations import installed_team_ids, installed_teams
 from bot.store.radar import RadarNudge, RadarSetting, RadarStore
 
@@ -43,6 +44,7 @@ class Storage(Database):
         self.checklists = ChecklistStore(self)
         self.digests = DigestStore(self)
         self.radar = RadarStore(self)
+        self.gaps = GapStore(self)
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True) -> Storage:
@@ -74,6 +76,14 @@ class Storage(Database):
     def installed_team_ids(self) -> list[str]:
         return installed_team_ids(self.engine)
 
+    def known_team_ids(self) -> list[str]:
+        """Workspaces that asked questions here (for terminal commands without a token)."""
+        with self.session() as session:
+            teams = session.scalars(
+                select(AnswerRecord.team_id).where(AnswerRecord.team_id != "").distinct()
+            )
+            return sorted(teams)
+
     def forget_workspace(self, team_id: str) -> None:
         """The workspace uninstalled the app: its digests stop and its radar goes off."""
         self.digests.deactivate_workspace(team_id)
@@ -89,4 +99,5 @@ _OWNED = (
     DigestDelivery,
     RadarSetting,
     RadarNudge,
+    GapReportRecord,
 )

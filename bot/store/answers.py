@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     SmallInteger,
@@ -36,6 +37,9 @@ class AnswerRecord(Base):
     question: Mapped[str] = mapped_column(Text)
     answered: Mapped[bool] = mapped_column(Boolean)
     passages_json: Mapped[str] = mapped_column(Text)
+    # The best similarity found, and the sections that came closest (for the gap report).
+    confidence: Mapped[float | None] = mapped_column(Float)
+    sections_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -70,6 +74,8 @@ class AnswerStore:
         question: str,
         answered: bool,
         passages: Sequence[dict[str, Any]],
+        confidence: float | None = None,
+        sections: Sequence[str] = (),
     ) -> int:
         with self.session() as session:
             record = AnswerRecord(
@@ -80,6 +86,8 @@ class AnswerStore:
                 question=question,
                 answered=answered,
                 passages_json=json.dumps(list(passages), ensure_ascii=False),
+                confidence=confidence,
+                sections_json=json.dumps(list(sections), ensure_ascii=False),
             )
             session.add(record)
             session.flush()

@@ -17,10 +17,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.base import WORKSPACE_ID, Base, Database, _now
+from bot.store.claims import claim
 
 
 class DigestSubscription(Base):
@@ -185,41 +185,20 @@ class DigestStore:
         now: dt.datetime,
         lease: dt.timedelta,
     ) -> int | None:
-        """Claim the right to post one period's digest; None if someone else holds or did it.
-
-        The unique (subscription, period) row makes the first claim win; a claim whose lease
-        ran out (its process died before posting) can be taken over by exactly one other.
-        """
-        expires = now + lease
-        try:
-            with self.session() as session:
-                row = DigestDelivery(
-                    team_id=team_id,
-                    subscription_id=subscription_id,
-                    period_key=period_key,
-                    status="claimed",
-                    claimed_by=worker,
-                    lease_expires_at=expires,
-                )
-                session.add(row)
-                session.flush()
-                return row.id
-        except IntegrityError:
-            pass
-        with self.session() as session:
-            result = session.execute(
-                update(DigestDelivery)
-                .where(
-                    DigestDelivery.subscription_id == subscription_id,
-                    DigestDelivery.period_key == period_key,
-                    DigestDelivery.status == "claimed",
-                    DigestDelivery.lease_expires_at < now,
-                )
-                .values(claimed_by=worker, lease_expires_at=expires)
-                .returning(DigestDelivery.id)
-            )
-            taken = result.scalars().first()
-            return int(taken) if taken is not None else None
+        """Claim the right to post one period's digest; None if someone else holds or did it
+        (see :func:`bot.store.claims.claim`)."""
+        return claim(
+            self.session,
+            DigestDelivery,
+            keys={
+                "team_id": team_id,
+                "subscription_id": subscription_id,
+                "period_key": period_key,
+            },
+            worker=worker,
+            now=now,
+            lease=lease,
+        )
 
     def complete_delivery(
         self,

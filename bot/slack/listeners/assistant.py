@@ -7,6 +7,7 @@ threads; DMs outside a thread still reach the ``message`` listener, as before.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -24,16 +25,35 @@ __all__ = ["prompt_objects", "register"]
 STATUS = "is looking that up in the knowledge base…"
 PROMPTS_TITLE = "Ask about leading ML work"
 MAX_TITLE_CHARS = 80
+MAX_PROMPTS = 4
+MAX_PROMPT_TITLE = 60
+POPULAR_WINDOW = dt.timedelta(days=30)
 
 log = logging.getLogger(__name__)
 
 
-def prompt_objects(deps: BotDeps) -> list[dict[str, str]]:
-    """The knowledge base's suggested prompts, as Slack's prompt objects."""
-    return [
-        {"title": title, "message": message}
-        for title, message in deps.services.answers.suggested_prompts()
-    ]
+def prompt_objects(deps: BotDeps, team_id: str = "") -> list[dict[str, str]]:
+    """Suggested prompts, as Slack's prompt objects: up to two questions several people here
+    asked (in the same words) and got answered in the last weeks, then the knowledge base's
+    main topics, four in all."""
+    prompts: list[dict[str, str]] = []
+    try:
+        since = dt.datetime.now(dt.UTC) - POPULAR_WINDOW
+        for question in deps.storage.gaps.popular_answered(team_id=team_id, since=since):
+            prompts.append({"title": _trim(question, MAX_PROMPT_TITLE), "message": question})
+    except Exception:  # prompts are a nicety: the knowledge base's own ones still go out
+        log.warning("could not read the most-asked questions", exc_info=True)
+    asked = {p["message"].lower() for p in prompts}
+    for title, message in deps.services.answers.suggested_prompts():
+        if len(prompts) == MAX_PROMPTS:
+            break
+        if message.lower() not in asked:
+            prompts.append({"title": title, "message": message})
+    return prompts
+
+
+def _trim(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _quietly(what: str, call: Any, **kwargs: Any) -> None:
@@ -48,11 +68,11 @@ def register(app: App, deps: BotDeps) -> None:
     assistant = Assistant(logger=logging.getLogger("bot.assistant"))
 
     @assistant.thread_started
-    def thread_started(set_suggested_prompts: SetSuggestedPrompts) -> None:
+    def thread_started(set_suggested_prompts: SetSuggestedPrompts, context: Any) -> None:
         _quietly(
             "set suggested prompts",
             set_suggested_prompts,
-            prompts=prompt_objects(deps),
+            prompts=prompt_objects(deps, team_of(context)),
             title=PROMPTS_TITLE,
         )
 

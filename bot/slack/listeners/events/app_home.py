@@ -25,7 +25,9 @@ def make_app_home_handler(deps: BotDeps) -> Callable[..., None]:
             # Prompts for the Messages tab itself: no thread_ts.
             try:
                 client.assistant_threads_setSuggestedPrompts(
-                    channel_id=event["channel"], title=PROMPTS_TITLE, prompts=prompt_objects(deps)
+                    channel_id=event["channel"],
+                    title=PROMPTS_TITLE,
+                    prompts=prompt_objects(deps, team_of(context)),
                 )
             except SlackApiError as exc:
                 log.warning("could not set the Messages tab prompts: %s", exc.response.get("error"))

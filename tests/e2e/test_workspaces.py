@@ -48,7 +48,12 @@ def oauth_env(fake: FakeSlack, data_dir: Path, database_url: str) -> dict[str, s
     env = app_env(fake, data_dir, DATABASE_URL=database_url)
     del env["SLACK_BOT_TOKEN"]
     # DEBUG: slack_sdk then logs request and response bodies, the OAuth exchange's included.
-    env.update(SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET, LOG_LEVEL="DEBUG")
+    env.update(
+        SLACK_CLIENT_ID=CLIENT_ID,
+        SLACK_CLIENT_SECRET=CLIENT_SECRET,
+        LOG_LEVEL="DEBUG",
+        KNOWLEDGE_OWNERS="TALPHA:UOWNER, TBETA:UOWNERB",
+    )
     return env
 
 
@@ -238,6 +243,118 @@ def test_a_workspace_without_installation_gets_nothing(
     assert status == 200 and body == ""
     time.sleep(1.5)
     assert [c.method for c in slack.calls()] == []
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _command(app: RunningApp, fake: FakeSlack, team: str, user: str, text: str, name: str) -> str:
+    status, body = post(
+        app.events_url,
+        command_body("/ml-gaps", text, response_url=fake.response_url(name), team=team, user=user),
+        content_type=FORM,
+    )
+    assert status == 200
+    return body
+
+
+def test_owners_see_their_own_workspace_gaps_grouped_and_get_one_weekly_report(
+    installed: tuple[RunningApp, str, dict[str, str]],
+    slack: FakeSlack,
+    fake_slack: FakeSlack,
+    built_data_dir: Path,
+) -> None:
+    app, database_url, tokens = installed
+    asked = {
+        "UA1": ("TALPHA", "Where can I book a meeting room for Friday?"),
+        "UA2": ("TALPHA", "How do I book a meeting room for Friday afternoon?"),
+        "UA3": ("TALPHA", "How many vacation days do new hires get?"),
+        "UB1": ("TBETA", "What is the parental leave policy in Portugal?"),
+    }
+    for user, (team, question) in asked.items():
+        post(app.events_url, event_body(dm(question, user=user, channel=f"D{user}"), team=team))
+    replies = {user: _post_in(slack, f"D{user}").params for user in asked}
+    assert all("I don't know" in r["text"] for r in replies.values())
+    # UA3 flags the gap; UA4 gets an answer and votes it down.
+    flag = [b for b in replies["UA3"]["blocks"] if b["type"] == "actions"][0]["elements"][0]
+    post(
+        app.events_url,
+        action_body(
+            flag, response_url=slack.response_url("flag"), channel="DUA3", team="TALPHA", user="UA3"
+        ),
+        content_type=FORM,
+    )
+    slack.wait_for("response_url:flag")
+    post(
+        app.events_url,
+        event_body(
+            dm("Why launch a model behind a feature flag?", user="UA4", channel="DUA4"),
+            team="TALPHA",
+        ),
+    )
+    answered = _post_in(slack, "DUA4").params
+    actions = [b for b in answered["blocks"] if b["type"] == "context_actions"][0]
+    buttons = actions["elements"][0]
+    down = {
+        "type": "feedback_buttons",
+        "action_id": buttons["action_id"],
+        "block_id": actions["block_id"],
+        "value": buttons["negative_button"]["value"],
+    }
+    post(
+        app.events_url,
+        action_body(
+            down, response_url=slack.response_url("down"), channel="DUA4", team="TALPHA", user="UA4"
+        ),
+        content_type=FORM,
+    )
+    slack.wait_for("response_url:down")
+
+    # Not an owner (nor an owner of another workspace): refused, politely.
+    assert "for the knowledge base's owners" in _command(app, slack, "TALPHA", "UA1", "", "no")
+    assert "owners" in _command(app, slack, "TALPHA", "UOWNERB", "", "no2")
+    # The owner's report: the meeting-room questions of two people are one group, and first;
+    # nobody is named.
+    _command(app, slack, "TALPHA", "UOWNER", "7", "gaps")
+    report = slack.wait_for("response_url:gaps")[0].params
+    assert_valid_blocks(report)
+    text = json.dumps(report, ensure_ascii=False)
+    assert not any(user in text for user in asked) and "UA4" not in text
+    assert "parental" not in text  # the other workspace's question
+    rooms = [b for b in report["blocks"] if "meeting room" in b.get("text", {}).get("text", "")]
+    assert len(rooms) == 1 and "2 people asked" in rooms[0]["text"]["text"]
+    assert report["blocks"].index(rooms[0]) == 2  # most asked: right after the header lines
+    assert "flagged as a gap" in text and "👎" in text
+
+    # The weekly pass: each owner one DM with their workspace's token; a second pass nothing.
+    slack.reset()
+    env = oauth_env(fake_slack, built_data_dir, database_url)
+    today = dt.datetime.now(dt.UTC)
+    monday = (today + dt.timedelta(days=7 - today.weekday())).replace(hour=9, minute=30)
+    first = _cli(env, "gaps", "--send", "--now", monday.isoformat())
+    assert first.returncode == 0 and first.stdout.startswith("sent 2"), first.stderr[-3000:]
+    dms = {c.params["channel"]: c.params for c in slack.calls("chat.postMessage")}
+    assert set(dms) == {"UOWNER", "UOWNERB"}
+    assert dms["UOWNER"]["token"] == tokens["TALPHA"] and dms["UOWNERB"]["token"] == tokens["TBETA"]
+    assert "parental" not in json.dumps(dms["UOWNER"]) and "meeting room" not in json.dumps(
+        dms["UOWNERB"]
+    )
+    for message in dms.values():
+        assert_valid_blocks(message)
+    again = _cli(env, "gaps", "--send", "--now", (monday + dt.timedelta(hours=1)).isoformat())
+    assert again.stdout.startswith("sent 0") and len(slack.calls("chat.postMessage")) == 2
+    # The terminal shows the same report; --json is the stable contract.
+    shown = _cli(env, "gaps", "--json", "--workspace", "TBETA")
+    payload = json.loads(shown.stdout)
+    assert payload["workspace"] == "TBETA" and payload["groups"][0]["askers"] == 1
+    assert "parental" in payload["groups"][0]["examples"][0]
 
 
 def _tick(env: dict[str, str], now: dt.datetime) -> subprocess.CompletedProcess[str]:

@@ -602,6 +602,7 @@ def _parse_now(value: str | None) -> dt.datetime:
 def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
     from bot.digests import Schedule, ScheduleError
     from bot.render_text import render_digest_text
+    from bot.slack.channels import SlackChannels
 
     settings = _settings()
     command = args.digest_command
@@ -644,7 +645,9 @@ def _cmd_digest(args: argparse.Namespace, out: TextIO) -> int:
         client = workspaces.client_for(team)
         if client is None:
             raise CliError(f"the app is not installed in workspace {team}")
-        preview = service.preview(team_id=team, channel_id=args.channel, client=client)
+        preview = service.preview(
+            team_id=team, channel_id=args.channel, channels=SlackChannels(client)
+        )
         out.write(render_digest_text(preview) + "\n")
     else:
         report = service.tick(now=_parse_now(args.now))

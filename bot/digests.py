@@ -1,7 +1,7 @@
 """Channel digests of pitfalls: schedules (time zones, DST), composition and exactly-once ticks.
 
-Nothing here renders Slack blocks (blocks.py does) or registers listeners; it talks to Slack only
-through a ``WebClient`` handed in.
+Nothing here renders Slack blocks (bot/slack/blocks.py does), registers listeners or holds a
+Slack type: a workspace is reached through the :class:`Channels` handed in.
 """
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.pitfalls import PitfallDetector
 from bot.store import DigestSubscription, Storage, as_utc
@@ -40,12 +37,25 @@ CADENCES = ("daily", "weekly")
 DEFAULT_CADENCE = "weekly"
 DEFAULT_AT = "09:00"
 DEFAULT_WEEKDAY = 0  # Monday
-HISTORY_PAGE = 200
 MAX_HISTORY_MESSAGES = 5000
 # A pitfall counts in a digest only at this confidence (digests should be low-noise).
 DIGEST_MIN_SCORE = 0.5
 
 log = logging.getLogger(__name__)
+
+
+class Channels(Protocol):
+    """What digests need of a workspace (``bot.slack.channels.SlackChannels`` in Slack)."""
+
+    def user_tz(self, user_id: str) -> str | None: ...
+
+    def history(
+        self, channel_id: str, *, oldest: dt.datetime, latest: dt.datetime
+    ) -> Iterator[list[dict[str, Any]]]: ...
+
+    def permalink(self, channel_id: str, ts: str) -> str | None: ...
+
+    def post(self, channel_id: str, message: dict[str, Any]) -> str: ...
 
 
 class ScheduleError(ValueError):
@@ -195,7 +205,7 @@ class DigestService:
         self,
         *,
         storage: Storage,
-        clients: Callable[[str], WebClient | None],
+        clients: Callable[[str], Channels | None],
         catalogue: Pitfalls,
         detector: Callable[[], PitfallDetector],
         render: Callable[[Digest], dict[str, Any]],
@@ -204,7 +214,7 @@ class DigestService:
         bot_user_id: str | None = None,
     ) -> None:
         self.storage = storage
-        # A workspace's Web API client (its own bot token), or None where the bot is not
+        # A workspace's channels (through its own bot token), or None where the bot is not
         # installed any more: its digests are skipped.
         self.clients = clients
         self.catalogue = catalogue
@@ -247,14 +257,10 @@ class DigestService:
         )
         return sub, schedule
 
-    def user_tz(self, user_id: str, *, client: WebClient) -> str:
-        """The person's Slack time zone (``users.info``), or UTC when Slack does not say."""
-        try:
-            user: dict[str, Any] = client.users_info(user=user_id).get("user") or {}
-            tz = user.get("tz")
-        except SlackApiError as exc:
-            log.warning("users.info failed for %s: %s", user_id, exc.response.get("error"))
-            return "UTC"
+    @staticmethod
+    def user_tz(user_id: str, *, channels: Channels) -> str:
+        """The person's Slack time zone, or UTC when Slack does not say (or says nonsense)."""
+        tz = channels.user_tz(user_id)
         try:
             return zone(tz).key if tz else "UTC"
         except ScheduleError:
@@ -262,21 +268,11 @@ class DigestService:
 
     # composition ------------------------------------------------------------------------------
     def fetch_messages(
-        self, channel_id: str, *, oldest: dt.datetime, latest: dt.datetime, client: WebClient
+        self, channel_id: str, *, oldest: dt.datetime, latest: dt.datetime, channels: Channels
     ) -> list[dict[str, Any]]:
-        """People's messages in the window, paged through ``conversations.history``."""
+        """People's messages in the window (no bots, joins or edits; at most 5,000)."""
         messages: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while len(messages) < MAX_HISTORY_MESSAGES:
-            response = client.conversations_history(
-                channel=channel_id,
-                oldest=f"{oldest.timestamp():.6f}",
-                latest=f"{latest.timestamp():.6f}",
-                limit=HISTORY_PAGE,
-                cursor=cursor,
-                inclusive=False,
-            )
-            page: list[dict[str, Any]] = response.get("messages") or []
+        for page in channels.history(channel_id, oldest=oldest, latest=latest):
             for message in page:
                 if message.get("bot_id") or message.get("subtype") not in (
                     None,
@@ -288,8 +284,7 @@ class DigestService:
                     continue
                 if str(message.get("text", "")).strip():
                     messages.append(message)
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if not response.get("has_more") or not cursor:
+            if len(messages) >= MAX_HISTORY_MESSAGES:
                 break
         return messages
 
@@ -299,9 +294,9 @@ class DigestService:
         *,
         start: dt.datetime,
         end: dt.datetime,
-        client: WebClient,
+        channels: Channels,
     ) -> Digest:
-        messages = self.fetch_messages(sub.channel_id, oldest=start, latest=end, client=client)
+        messages = self.fetch_messages(sub.channel_id, oldest=start, latest=end, channels=channels)
         found = (
             self.detector.score_many([str(m.get("text", "")) for m in messages]) if messages else []
         )
@@ -323,7 +318,7 @@ class DigestService:
                     pitfall,
                     len(hits),
                     example_ts,
-                    self._permalink(client, sub.channel_id, example_ts),
+                    channels.permalink(sub.channel_id, example_ts),
                     advice,
                 )
             )
@@ -341,19 +336,12 @@ class DigestService:
             shown_after=tuple(shown_after),
         )
 
-    @staticmethod
-    def _permalink(client: WebClient, channel_id: str, ts: str) -> str | None:
-        try:
-            return str(client.chat_getPermalink(channel=channel_id, message_ts=ts)["permalink"])
-        except (SlackApiError, KeyError):
-            return None
-
     def preview(
         self,
         *,
         team_id: str,
         channel_id: str,
-        client: WebClient,
+        channels: Channels,
         now: dt.datetime | None = None,
     ) -> Digest:
         """What the digest would say now: since the last digest (or one period back); records
@@ -376,7 +364,7 @@ class DigestService:
         start = now - Schedule.of(sub).period
         if last is not None:
             start = period_end(last.period_key)
-        return self.compose(sub, start=start, end=now, client=client)
+        return self.compose(sub, start=start, end=now, channels=channels)
 
     # the scheduler ----------------------------------------------------------------------------
     def due_period(
@@ -399,8 +387,8 @@ class DigestService:
             if period is None:
                 continue
             start, end = period
-            client = self.clients(sub.team_id)
-            if client is None:
+            channels = self.clients(sub.team_id)
+            if channels is None:
                 # Uninstalled (its subscriptions are stopped then) or never installed here.
                 log.info("digest for %s skipped: no installation for its workspace", sub.channel_id)
                 report.skipped.append(sub.channel_id)
@@ -422,8 +410,8 @@ class DigestService:
                 report.skipped.append(sub.channel_id)
                 continue
             try:
-                digest = self.compose(sub, start=start, end=end, client=client)
-                response = client.chat_postMessage(channel=sub.channel_id, **self.render(digest))
+                digest = self.compose(sub, start=start, end=end, channels=channels)
+                ts = channels.post(sub.channel_id, self.render(digest))
             except Exception:
                 # The claim stays until its lease ends; the next tick after that tries again.
                 log.exception("digest for %s failed", sub.channel_id)
@@ -432,7 +420,7 @@ class DigestService:
             completed = self.storage.digests.complete_delivery(
                 delivery_id=delivery_id,
                 worker=self.worker_id,
-                message_ts=str(response.get("ts", "")),
+                message_ts=ts,
                 shown_pitfalls=list(digest.shown_after),
                 now=dt.datetime.now(dt.UTC),
             )

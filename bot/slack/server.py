@@ -25,6 +25,7 @@ from bot.services import build_services, make_detector
 from bot.settings import Settings
 from bot.slack.app import create_app, make_web_client
 from bot.slack.blocks import digest_message, gaps_message
+from bot.slack.channels import SlackChannels
 from bot.slack.deps import BotDeps
 from bot.slack.oauth import WorkspaceInstallationStore, make_rotator
 from bot.slack.workspaces import Workspaces
@@ -96,9 +97,14 @@ def make_digest_service(
     workspaces = workspaces or make_workspaces(
         settings, storage=storage, client=client, single_team=single_team
     )
+
+    def channels(team_id: str) -> SlackChannels | None:
+        client = workspaces.client_for(team_id)
+        return SlackChannels(client) if client is not None else None
+
     return DigestService(
         storage=storage,
-        clients=workspaces.client_for,
+        clients=channels,
         catalogue=catalogue,
         detector=detector,
         render=digest_message,

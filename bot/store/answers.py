@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import WORKSPACE_ID, Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Store, _now
 
 
 class AnswerRecord(Base):
@@ -58,11 +58,8 @@ class Feedback(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class AnswerStore:
+class AnswerStore(Store):
     """Answers and feedback."""
-
-    def __init__(self, db: Database) -> None:
-        self.session = db.session
 
     def record_answer(
         self,

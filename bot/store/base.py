@@ -63,3 +63,11 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+
+class Store:
+    """One concern's queries, each in its own short transaction on the shared engine."""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine
+        self.session = db.session

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import WORKSPACE_ID, Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Store, _now
 
 
 class ChecklistTick(Base):
@@ -23,11 +23,8 @@ class ChecklistTick(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class ChecklistStore:
+class ChecklistStore(Store):
     """Checklist ticks."""
-
-    def __init__(self, db: Database) -> None:
-        self.session = db.session
 
     def set_tick(
         self,

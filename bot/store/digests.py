@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import WORKSPACE_ID, Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Store, _now
 from bot.store.claims import claim
 
 
@@ -62,11 +62,8 @@ class DigestDelivery(Base):
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class DigestStore:
+class DigestStore(Store):
     """Digest schedules and delivery claims."""
-
-    def __init__(self, db: Database) -> None:
-        self.session = db.session
 
     def upsert_subscription(
         self,

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, String, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import WORKSPACE_ID, Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Store, _now
 
 
 class ProcessedEvent(Base):
@@ -20,11 +20,8 @@ class ProcessedEvent(Base):
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class EventStore:
+class EventStore(Store):
     """Claims of Slack event ids (Slack's event ids are unique across workspaces)."""
-
-    def __init__(self, db: Database) -> None:
-        self.engine = db.engine
 
     def claim_event(self, event_id: str, *, team_id: str) -> bool:
         """True the first time an event id is seen; False for any redelivery."""

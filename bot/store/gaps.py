@@ -11,7 +11,7 @@ from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.answers import AnswerRecord, Feedback
-from bot.store.base import WORKSPACE_ID, Base, Database
+from bot.store.base import WORKSPACE_ID, Base, Store
 from bot.store.claims import claim
 
 __all__ = ["GapQuestion", "GapReportRecord", "GapStore"]
@@ -48,10 +48,7 @@ class GapQuestion:
     confidence: float | None
 
 
-class GapStore:
-    def __init__(self, db: Database) -> None:
-        self.session = db.session
-
+class GapStore(Store):
     def questions(
         self, *, team_id: str, start: dt.datetime, end: dt.datetime, low_confidence: float
     ) -> list[GapQuestion]:

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, DateTime, String, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.store.base import WORKSPACE_ID, Base, Database, _now
+from bot.store.base import WORKSPACE_ID, Base, Store, _now
 
 
 class RadarSetting(Base):
@@ -33,11 +33,8 @@ class RadarNudge(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class RadarStore:
+class RadarStore(Store):
     """Radar settings and nudge claims."""
-
-    def __init__(self, db: Database) -> None:
-        self.session = db.session
 
     def set_radar(self, *, team_id: str, channel_id: str, enabled: bool, user_id: str) -> None:
         with self.session() as session:

@@ -135,8 +135,8 @@ def test_preview_records_nothing(slack: FakeSlack, tmp_path: Path) -> None:
     digests.subscribe(
         team_id=TEAM, channel_id="CP", user_id="U1", tz="UTC", now=RUN - dt.timedelta(days=1)
     )
-    first = digests.preview(team_id=TEAM, channel_id="CP", client=digests.clients(TEAM), now=RUN)
-    second = digests.preview(team_id=TEAM, channel_id="CP", client=digests.clients(TEAM), now=RUN)
+    first = digests.preview(team_id=TEAM, channel_id="CP", channels=digests.clients(TEAM), now=RUN)
+    second = digests.preview(team_id=TEAM, channel_id="CP", channels=digests.clients(TEAM), now=RUN)
     assert first.watch.id == second.watch.id
     assert slack.calls("chat.postMessage") == []
     sub = digests.storage.digests.subscription(team_id=TEAM, channel_id="CP")

@@ -179,14 +179,7 @@ def test_feedback_is_stored_and_cannot_reach_another_workspace(
             "block_id": actions.get("block_id", "fb"),
             "value": buttons["positive_button"]["value"],
         }
-        url = slack.response_url(f"{team}-{name}")
-        status, _ = post(
-            app.events_url,
-            action_body(action, response_url=url, channel="DFB", team=team, user="U7"),
-            content_type=FORM,
-        )
-        assert status == 200
-        return str(slack.wait_for(f"response_url:{team}-{name}")[0].params["text"])
+        return _act(app, slack, action, name=f"{team}-{name}", channel="DFB", team=team, user="U7")
 
     # Another workspace naming this answer's id is told the answer is unknown; nothing stored.
     assert "couldn't find" in click("TBETA", "tamper")
@@ -255,6 +248,17 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _act(app: RunningApp, fake: FakeSlack, action: dict[str, Any], *, name: str, **who: str) -> str:
+    """Click ``action`` as ``who`` (channel, team, user); the ephemeral reply's text."""
+    status, _ = post(
+        app.events_url,
+        action_body(action, response_url=fake.response_url(name), **who),
+        content_type=FORM,
+    )
+    assert status == 200
+    return str(fake.wait_for(f"response_url:{name}")[0].params["text"])
+
+
 def _command(app: RunningApp, fake: FakeSlack, team: str, user: str, text: str, name: str) -> str:
     status, body = post(
         app.events_url,
@@ -284,14 +288,7 @@ def test_owners_see_their_own_workspace_gaps_grouped_and_get_one_weekly_report(
     assert all("I don't know" in r["text"] for r in replies.values())
     # UA3 flags the gap; UA4 gets an answer and votes it down.
     flag = [b for b in replies["UA3"]["blocks"] if b["type"] == "actions"][0]["elements"][0]
-    post(
-        app.events_url,
-        action_body(
-            flag, response_url=slack.response_url("flag"), channel="DUA3", team="TALPHA", user="UA3"
-        ),
-        content_type=FORM,
-    )
-    slack.wait_for("response_url:flag")
+    _act(app, slack, flag, name="flag", channel="DUA3", team="TALPHA", user="UA3")
     post(
         app.events_url,
         event_body(
@@ -308,14 +305,7 @@ def test_owners_see_their_own_workspace_gaps_grouped_and_get_one_weekly_report(
         "block_id": actions["block_id"],
         "value": buttons["negative_button"]["value"],
     }
-    post(
-        app.events_url,
-        action_body(
-            down, response_url=slack.response_url("down"), channel="DUA4", team="TALPHA", user="UA4"
-        ),
-        content_type=FORM,
-    )
-    slack.wait_for("response_url:down")
+    _act(app, slack, down, name="down", channel="DUA4", team="TALPHA", user="UA4")
 
     # Not an owner (nor an owner of another workspace): refused, politely.
     assert "for the knowledge base's owners" in _command(app, slack, "TALPHA", "UA1", "", "no")

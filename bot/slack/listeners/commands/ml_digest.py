@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digests import CADENCES, Schedule, ScheduleError, parse_at
 from bot.slack.blocks import digest_message, error_message, escape
+from bot.slack.channels import SlackChannels
 from bot.slack.deps import BotDeps
 from bot.slack.replies import FAILURE_TEXT
 from bot.slack.workspaces import team_of
@@ -84,7 +85,7 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
                     user_id=user,
                     cadence=cadence,
                     at_time=at_time,
-                    tz=digests.user_tz(user, client=client),
+                    tz=digests.user_tz(user, channels=SlackChannels(client)),
                 )
                 first = schedule.next_run(dt.datetime.now(dt.UTC))
                 respond(
@@ -97,7 +98,9 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
                     response_type="ephemeral",
                 )
             else:
-                digest = digests.preview(team_id=team, channel_id=channel, client=client)
+                digest = digests.preview(
+                    team_id=team, channel_id=channel, channels=SlackChannels(client)
+                )
                 respond(**digest_message(digest), response_type="ephemeral")
         except SlackApiError as exc:
             error = exc.response.get("error", "")

@@ -7,9 +7,9 @@ import dataclasses
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from bot.answers import QuestionError
 from bot.settings import Settings
@@ -144,6 +144,13 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply all migrations (also done on start)")
     db_commands.add_parser("current", help="print the database's migration revision")
+    purge = db_commands.add_parser(
+        "purge", help="delete questions, feedback and claims older than the retention period"
+    )
+    purge.add_argument("--older-than", type=int, default=None, metavar="DAYS")
+    forget = db_commands.add_parser("forget", help="delete one person's stored data")
+    forget.add_argument("--user", required=True, help="their Slack user id (U…)")
+    forget.add_argument("--workspace", default=None, help="only in this workspace (T…)")
 
     evaluate = commands.add_parser(
         "eval", help="evaluate retrieval and answer composition on the project's question sets"
@@ -169,6 +176,37 @@ def _parser() -> argparse.ArgumentParser:
         "messages, then the evaluation set)",
     )
     return parser
+
+
+# A line of stdin longer than this is cut (a person's question or plan is far shorter).
+MAX_LINE_CHARS = 8000
+
+
+def stdin_lines(stream: BinaryIO | None = None) -> Iterator[str]:
+    """Lines of stdin as text: invalid UTF-8 becomes U+FFFD instead of ending the run, and a
+    line is read at most MAX_LINE_CHARS bytes at a time (the rest of a huge line is skipped,
+    with a note on stderr), so one pasted megabyte never sits in memory whole."""
+    if stream is None:
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:  # an already decoded text stream
+            for text in sys.stdin:
+                yield text.rstrip("\r\n")[:MAX_LINE_CHARS]
+            return
+        stream = buffer
+    number = 0
+    while chunk := stream.readline(MAX_LINE_CHARS):
+        number += 1
+        if not chunk.endswith(b"\n"):
+            skipped = 0
+            while (rest := stream.readline(MAX_LINE_CHARS)) and not rest.endswith(b"\n"):
+                skipped += len(rest)
+            skipped += len(rest)
+            if skipped:
+                print(
+                    f"line {number}: cut to its first {MAX_LINE_CHARS} characters",
+                    file=sys.stderr,
+                )
+        yield chunk.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -220,8 +258,8 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
 
     if args.question == "-":
-        for line in sys.stdin:
-            answer_one(line.rstrip("\n"))
+        for line in stdin_lines():
+            answer_one(line)
         return EXIT_OK
     return answer_one(args.question)
 
@@ -473,7 +511,7 @@ def _cmd_pitfalls(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"  For your next review: {named.review_question}\n")
         return EXIT_OK
     detector = make_detector(settings, pitfalls=catalogue)
-    texts = [line.rstrip("\n") for line in sys.stdin] if args.text == "-" else [args.text]
+    texts = list(stdin_lines()) if args.text == "-" else [args.text[:MAX_LINE_CHARS]]
     for text, matches in zip(texts, detector.score_many(texts), strict=True):
         if args.json:
             _emit_json({"text": text, "pitfalls": [m.to_json() for m in matches]}, out)
@@ -732,7 +770,13 @@ def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     if settings.knowledge_owners:
         team = None if settings.oauth_mode else _workspace(None, settings, digests.storage)
         _, gaps_tick = _gap_service(settings, digests.storage, team)
-    run_scheduler(digests, interval=interval, stop=stop, gaps_tick=gaps_tick)
+    run_scheduler(
+        digests,
+        interval=interval,
+        stop=stop,
+        gaps_tick=gaps_tick,
+        retention_days=settings.retention_days,
+    )
     logging.getLogger("bot.worker").info("digest worker ticking every %ss", interval)
     while not stop.wait(1.0):
         pass
@@ -740,13 +784,25 @@ def _cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_db(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.store import make_engine
+    from bot.store import Storage, make_engine
     from bot.store.migrate import current_revision, head_revision, upgrade
 
-    engine = make_engine(_settings().resolved_database_url)
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
     if args.db_command == "upgrade":
         before, after = upgrade(engine)
         out.write(f"database at {after} (was {before or 'empty'})\n")
+    elif args.db_command == "purge":
+        days = settings.retention_days if args.older_than is None else args.older_than
+        if days < 1:
+            raise CliError("--older-than must be at least 1 day", EXIT_USAGE)
+        storage = Storage.from_url(settings.resolved_database_url)
+        gone = storage.purge(dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+        out.write(f"deleted {gone} questions (and their feedback) older than {days} days\n")
+    elif args.db_command == "forget":
+        storage = Storage.from_url(settings.resolved_database_url)
+        rows = storage.forget_user(args.user, team_id=args.workspace)
+        out.write(f"deleted {rows} rows of {args.user}\n")
     else:
         out.write(f"{current_revision(engine) or 'empty'} (head {head_revision()})\n")
     return EXIT_OK

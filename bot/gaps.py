@@ -192,7 +192,7 @@ class GapService:
         """Retention: questions older than the retention period are deleted."""
         if not self.retention_days:
             return 0
-        return self.storage.gaps.forget_before(now - dt.timedelta(days=self.retention_days))
+        return self.storage.purge(now - dt.timedelta(days=self.retention_days))
 
     def report(self, *, team_id: str, days: int = 7, now: dt.datetime | None = None) -> GapReport:
         end = now or dt.datetime.now(dt.UTC)

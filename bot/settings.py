@@ -78,8 +78,9 @@ class Settings(BaseSettings):
     gap_report_days: int = Field(default=7, ge=1, le=365)
     # An answer this close to the "not covered" line counts as answered with low confidence.
     gap_low_confidence: float = Field(default=0.45, ge=0.0, le=1.0)
-    # Questions are kept this many days, then deleted with their feedback (0 keeps them).
-    question_retention_days: int = Field(default=90, ge=0)
+    # Questions, feedback and claims are kept this many days, then deleted on the scheduler's
+    # tick (and by `mlbot db purge`); 0 keeps them.
+    retention_days: int = Field(default=90, ge=0)
 
     # Serving: answers and pitfall checks run on this many low-priority threads (one model
     # thread each when EMBEDDING_THREADS is unset), so acknowledgements are never queued behind

@@ -155,3 +155,15 @@ def test_malformed_knowledge_is_reported_with_file_and_line(
     code, _, err = run(["index", "build"], capsys)
     assert code == 1 and "bad.md:3" in err
     assert (Path(str(env)).parent / "data" / "index" / "CURRENT").read_text() == before
+
+
+def test_stdin_survives_invalid_utf8_and_huge_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from bot.cli import MAX_LINE_CHARS, stdin_lines
+
+    raw = b"how to hire \xff\xfe engineers?\n" + b"x" * (1024 * 1024) + b"\nlast question\n"
+    lines = list(stdin_lines(io.BytesIO(raw)))
+    assert lines[0] == "how to hire \ufffd\ufffd engineers?"
+    assert lines[1] == "x" * MAX_LINE_CHARS and lines[2] == "last question"
+    assert "line 2: cut" in capsys.readouterr().err

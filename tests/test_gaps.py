@@ -239,3 +239,26 @@ def test_paraphrases_cluster_together_on_the_blind_labelled_set(real_embedder: A
     assert pure >= 0.9  # an owner is never shown unrelated questions as one gap
     assert whole >= 0.7
     assert true_groups <= found_groups <= 2 * true_groups
+
+
+def test_purge_and_forget_delete_questions_votes_and_ticks(tmp_path: Path) -> None:
+    storage = _storage(tmp_path)
+    ids = _filled(storage)
+    storage.checklists.set_tick(
+        team_id="T1", user_id="U3", channel_id="C1", checklist_id="hiring", item_id="a", ticked=True
+    )
+    # Retention: the 30-day-old question goes, last week's stay.
+    assert storage.purge(NOW - dt.timedelta(days=14)) == 1
+    assert storage.answers.answer(ids["too_old"], team_id="T1") is None
+    # One person asks to be forgotten: their questions, votes and ticks go, nobody else's.
+    assert storage.forget_user("U3", team_id="T1") >= 3
+    assert storage.answers.answer(ids["vendor"], team_id="T1") is None
+    assert storage.answers.feedback(ids["vendor"]) == []
+    assert (
+        storage.checklists.ticked_items(
+            team_id="T1", user_id="U3", channel_id="C1", checklist_id="hiring"
+        )
+        == set()
+    )
+    assert storage.answers.answer(ids["gpu1"], team_id="T1") is not None
+    assert storage.answers.feedback(ids["disliked"]) == [("U6", -1)]

@@ -9,6 +9,7 @@ import signal
 import socketserver
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("bot.server")
+PURGE_EVERY = 3600.0  # seconds
 
 # Bolt's defaults, which OAuthSettings uses too.
 OAUTH_INSTALL_PATH = "/slack/install"
@@ -174,7 +176,7 @@ def make_gap_service(
         owners=settings.owners_for,
         teams=lambda: [team for team in workspaces.teams() if settings.owners_for(team)],
         low_confidence=settings.gap_low_confidence,
-        retention_days=settings.question_retention_days,
+        retention_days=settings.retention_days,
         lease=dt.timedelta(seconds=settings.digest_lease_seconds),
     )
 
@@ -196,14 +198,29 @@ def run_scheduler(
     interval: float,
     stop: threading.Event | None = None,
     gaps_tick: Callable[[], GapTickReport] | None = None,
+    retention_days: int = 0,
 ) -> threading.Event:
     """Tick in a background thread until ``stop`` is set: digests, then the owners' weekly gap
     reports. Claims in the database keep each exactly-once, whether one process or many run a
     scheduler."""
     stop = stop or threading.Event()
+    purged_at = 0.0
+
+    def purge() -> None:
+        """Retention, at most hourly: old questions, feedback and claims are deleted."""
+        nonlocal purged_at
+        if retention_days and time.monotonic() - purged_at > PURGE_EVERY:
+            purged_at = time.monotonic()
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+            if gone := digests.storage.purge(cutoff):
+                log.info("retention: %d questions older than %d days deleted", gone, retention_days)
 
     def loop() -> None:
         while not stop.is_set():
+            try:
+                purge()
+            except Exception:
+                log.exception("retention purge failed")
             try:
                 report = digests.tick()
                 if report.posted or report.failed:
@@ -307,7 +324,10 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
         gateway.serving = (SlackRequestHandler(app), deps.work)
         if settings.digest_scheduler:
             run_scheduler(
-                deps.digests, interval=settings.digest_tick_seconds, gaps_tick=deps.gaps_tick
+                deps.digests,
+                interval=settings.digest_tick_seconds,
+                gaps_tick=deps.gaps_tick,
+                retention_days=settings.retention_days,
             )
         gateway.ready.set()
         log.info("ready: listening on http://%s:%s/slack/events", host, server.server_port)

@@ -5,7 +5,9 @@ One module per concern; :class:`Storage` holds one store of each over a shared e
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import datetime as dt
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from bot.store.answers import GAP_FLAG, AnswerRecord, AnswerStore, Feedback
@@ -83,6 +85,39 @@ class Storage(Database):
                 select(AnswerRecord.team_id).where(AnswerRecord.team_id != "").distinct()
             )
             return sorted(teams)
+
+    def purge(self, cutoff: dt.datetime) -> int:
+        """Retention: delete questions (with their feedback), event claims, nudges and finished
+        digest and gap-report claims older than ``cutoff``. Returns how many questions went."""
+        with self.session() as session:
+            old = select(AnswerRecord.id).where(AnswerRecord.created_at < cutoff)
+            session.execute(delete(Feedback).where(Feedback.answer_id.in_(old)))
+            gone = session.execute(delete(AnswerRecord).where(AnswerRecord.created_at < cutoff))
+            session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < cutoff))
+            session.execute(delete(RadarNudge).where(RadarNudge.created_at < cutoff))
+            for claim in (DigestDelivery, GapReportRecord):
+                session.execute(
+                    delete(claim).where(claim.status != "claimed", claim.posted_at < cutoff)
+                )
+            return int(gone.rowcount)  # type: ignore[attr-defined]
+
+    def forget_user(self, user_id: str, *, team_id: str | None = None) -> int:
+        """Delete one person's questions, votes, ticks and nudges (in one workspace, or in
+        all). Channel settings they made stay, as the channel's. Returns rows deleted."""
+        deleted = 0
+        with self.session() as session:
+            theirs = select(AnswerRecord.id).where(AnswerRecord.user_id == user_id)
+            if team_id is not None:
+                theirs = theirs.where(AnswerRecord.team_id == team_id)
+            # Votes on their questions go with the questions.
+            votes = session.execute(delete(Feedback).where(Feedback.answer_id.in_(theirs)))
+            deleted += int(votes.rowcount)  # type: ignore[attr-defined]
+            for model in (Feedback, AnswerRecord, ChecklistTick, RadarNudge):
+                query = delete(model).where(model.user_id == user_id)
+                if team_id is not None:
+                    query = query.where(model.team_id == team_id)
+                deleted += int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+        return deleted
 
     def forget_workspace(self, team_id: str) -> None:
         """The workspace uninstalled the app: its digests stop and its radar goes off."""

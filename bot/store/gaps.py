@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint, delete, func, select
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.answers import AnswerRecord, Feedback
@@ -122,14 +122,6 @@ class GapStore(Store):
                 .limit(limit)
             ).all()
         return [str(question) for question, _ in rows]
-
-    def forget_before(self, cutoff: dt.datetime) -> int:
-        """Retention: delete every question (and its feedback) asked before ``cutoff``."""
-        with self.session() as session:
-            old = select(AnswerRecord.id).where(AnswerRecord.created_at < cutoff)
-            session.execute(delete(Feedback).where(Feedback.answer_id.in_(old)))
-            result = session.execute(delete(AnswerRecord).where(AnswerRecord.created_at < cutoff))
-            return int(result.rowcount)  # type: ignore[attr-defined]
 
     def report_record(
         self, *, team_id: str, owner_id: str, period_key: str

@@ -133,3 +133,12 @@ def test_single_workspace_database_is_upgraded_in_place_and_taken_by_its_workspa
     )
     assert len(storage.digests.active_subscriptions()) == 2
     assert storage.adopt_unowned("T0002") == 0
+
+
+def test_health_names_a_database_that_is_down() -> None:
+    from bot.slack.edge import check_health
+
+    down = Storage(make_engine("postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=1"))
+    parts = check_health(down, timeout=5)
+    assert parts["index"] == parts["model"] == "ok"
+    assert parts["database"].startswith("unreachable (") and "127.0.0.1" not in parts["database"]

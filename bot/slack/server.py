@@ -18,6 +18,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 
 from bot.digests import DigestService
 from bot.gaps import GapReport, GapService, GapTickReport
@@ -28,6 +29,7 @@ from bot.slack.app import create_app, make_web_client
 from bot.slack.blocks import digest_message, gaps_message
 from bot.slack.channels import SlackChannels
 from bot.slack.deps import BotDeps
+from bot.slack.edge import check_health, read_verified
 from bot.slack.oauth import WorkspaceInstallationStore, make_rotator
 from bot.slack.workspaces import Workspaces
 from bot.store import Storage
@@ -251,6 +253,10 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # An idle or trickling connection is dropped after this many seconds instead of holding
+    # its thread for ever (Slack sends a request at once).
+    timeout = 10
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s - %s", self.address_string(), format % args)
 
@@ -258,11 +264,12 @@ class _QuietHandler(WSGIRequestHandler):
 class _Gateway:
     """WSGI entry: `/healthz` and `/slack/events`; answers 503 until the bot has loaded."""
 
-    def __init__(self, paths: Iterable[str] = ("/slack/events",)) -> None:
+    def __init__(self, paths: Iterable[str] = ("/slack/events",), *, signing_secret: str) -> None:
         self.paths = frozenset(paths)
-        # Set once the bot has loaded: the Slack handler, and the model work it holds back
-        # while requests are being acknowledged.
-        self.serving: tuple[SlackRequestHandler, ModelWork] | None = None
+        self.verifier = SignatureVerifier(signing_secret)
+        # Set once the bot has loaded: the Slack handler, the model work it holds back while
+        # requests are being acknowledged, and the database.
+        self.serving: tuple[SlackRequestHandler, ModelWork, Storage] | None = None
         self.failure: str | None = None
         self.ready = threading.Event()
 
@@ -271,14 +278,26 @@ class _Gateway:
     ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
-            status = "200 OK" if self.ready.is_set() else "503 Service Unavailable"
-            body = {"status": "ok" if self.ready.is_set() else (self.failure or "loading")}
+            if not self.ready.is_set() or self.serving is None:
+                body = {"status": self.failure or "loading"}
+                return self._json(start_response, "503 Service Unavailable", body)
+            parts = check_health(self.serving[2])
+            failing = [name for name, state in parts.items() if state != "ok"]
+            body = {"status": f"failing: {', '.join(failing)}" if failing else "ok", **parts}
+            status = "503 Service Unavailable" if failing else "200 OK"
             return self._json(start_response, status, body)
         if path in self.paths and self.serving is None:
             return self._json(start_response, "503 Service Unavailable", {"status": "loading"})
         if self.serving is None or path not in self.paths:
             return self._json(start_response, "404 Not Found", {"error": "not found"})
-        handler, work = self.serving
+        handler, work, storage = self.serving
+        if path == "/slack/events":
+            refused = read_verified(environ, verifier=self.verifier, storage=storage)
+            if refused is not None:
+                if not refused.error:
+                    start_response(refused.status, [("Content-Length", "0")])
+                    return [b""]
+                return self._json(start_response, refused.status, {"error": refused.error})
         with work.acknowledging():
             return handler(environ, start_response)
 
@@ -303,7 +322,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
         settings.require("slack_bot_token", "slack_signing_secret")
         identity = check_token(client)
         paths = ("/slack/events",)
-    gateway = _Gateway(paths)
+    gateway = _Gateway(paths, signing_secret=settings.slack_signing_secret)
     server = make_server(
         host, port, gateway, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
     )
@@ -321,7 +340,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
             log.exception("the bot failed to load")
             threading.Thread(target=server.shutdown, daemon=True).start()
             return
-        gateway.serving = (SlackRequestHandler(app), deps.work)
+        gateway.serving = (SlackRequestHandler(app), deps.work, deps.storage)
         if settings.digest_scheduler:
             run_scheduler(
                 deps.digests,

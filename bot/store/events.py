@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
-from sqlalchemy import DateTime, String, insert
+from sqlalchemy import DateTime, String, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,6 +21,20 @@ class ProcessedEvent(Base):
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+class SeenSignature(Base):
+    """Signatures of Slack requests already served: a replay within Slack's five-minute
+    window is recognised (rows older than that are pruned)."""
+
+    __tablename__ = "seen_signatures"
+    signature: Mapped[str] = mapped_column(String(80), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# Slack refuses a signature older than five minutes (so do we): keep them a little longer.
+SIGNATURE_MEMORY = dt.timedelta(minutes=6)
+_PRUNE_EVERY = 500
+
+
 class EventStore(Store):
     """Claims of Slack event ids (Slack's event ids are unique across workspaces)."""
 
@@ -32,6 +47,24 @@ class EventStore(Store):
                 connection.execute(
                     insert(ProcessedEvent).values(event_id=event_id, team_id=team_id)
                 )
+        except IntegrityError:
+            return False
+        return True
+
+    _claims = itertools.count(1)
+
+    def claim_signature(self, signature: str, *, now: dt.datetime | None = None) -> bool:
+        """True the first time a request signature is seen; False for a replay."""
+        now = now or _now()
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    insert(SeenSignature).values(signature=signature[:80], seen_at=now)
+                )
+                if next(self._claims) % _PRUNE_EVERY == 0:
+                    connection.execute(
+                        delete(SeenSignature).where(SeenSignature.seen_at < now - SIGNATURE_MEMORY)
+                    )
         except IntegrityError:
             return False
         return True

@@ -1,0 +1,86 @@
+"""The HTTP edge under hostile input: nothing unsigned is read or logged, replays and malformed
+bodies are refused cleanly, and health tells the truth."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from bot.slack.edge import MAX_BODY_BYTES
+from tests.e2e.conftest import RunningApp
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import FORM, command_body, post, sign
+
+pytestmark = pytest.mark.slow
+
+
+def _raw(app: RunningApp, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    host, port = urllib.parse.urlsplit(app.url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("POST", "/slack/events", body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_an_oversized_body_is_refused_unread(running_app: RunningApp, slack: FakeSlack) -> None:
+    # Only the headers are sent: the app must answer from Content-Length alone.
+    host, port = urllib.parse.urlsplit(running_app.url).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/slack/events")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(50 * MAX_BODY_BYTES))
+    connection.endheaders()
+    started = time.monotonic()
+    response = connection.getresponse()
+    assert response.status == 413 and time.monotonic() - started < 5
+    connection.close()
+    assert slack.calls() == []
+
+
+def test_unsigned_and_malformed_bodies_leave_no_trace(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    secret_text = "MY-PRIVATE-PLAN-" + "x" * 50
+    unsigned = json.dumps({"type": "event_callback", "event": {"text": secret_text}}).encode()
+    assert _raw(running_app, unsigned, {"Content-Type": "application/json"})[0] == 401
+    # Validly signed, but not JSON: a 400, not a 500 with a traceback.
+    broken = b'{"type": "event_callback", "event": '
+    status, body = _raw(
+        running_app, broken, {"Content-Type": "application/json", **sign(broken.decode())}
+    )
+    assert status == 400 and "malformed" in body
+    form = b"payload=%7Bnot-json"
+    status, _ = _raw(running_app, form, {"Content-Type": FORM, **sign(form.decode())})
+    assert status == 400
+    time.sleep(0.3)
+    log = running_app.log()
+    assert secret_text not in log and "Traceback" not in log
+    assert slack.calls() == []
+
+
+def test_a_replayed_slash_command_runs_once(running_app: RunningApp, slack: FakeSlack) -> None:
+    body = command_body(
+        "/ml-radar", "status", response_url=slack.response_url("replay"), channel="CRP"
+    )
+    headers = {"Content-Type": FORM, **sign(body)}
+    first = _raw(running_app, body.encode(), headers)
+    second = _raw(running_app, body.encode(), headers)
+    assert first[0] == 200 and "Radar is" in first[1]
+    assert second[0] == 401 and "already received" in second[1]
+
+
+def test_health_reports_each_part(running_app: RunningApp) -> None:
+    with urllib.request.urlopen(f"{running_app.url}/healthz", timeout=5) as response:
+        payload = json.loads(response.read())
+    assert response.status == 200
+    assert payload == {"status": "ok", "index": "ok", "model": "ok", "database": "ok"}
+    # A GET to the events path is no Slack request.
+    assert post(running_app.url + "/slack/events", "", signed=False)[0] in (400, 401)

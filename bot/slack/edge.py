@@ -3,8 +3,8 @@ known to come from Slack.
 
 - A body larger than Slack ever sends is refused on its Content-Length, unread.
 - The signature (and its five-minute timestamp) is checked on the raw bytes first.
-- A signature seen before is a replay: refused, except Slack's own retries of an event (they
-  carry X-Slack-Retry-Num and are de-duplicated by event id afterwards).
+- A command or interaction whose signature was seen before is a replay, and refused; an event
+  is claimed by its id instead (a replay or Slack's retry is acknowledged and dropped).
 - A signed body that is not the JSON or form Slack sends gets a 400, with no traceback.
 - `/healthz` pings the database (with a timeout) and names what fails.
 """
@@ -39,20 +39,24 @@ _pinger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 @dataclass(frozen=True)
 class Refusal:
     status: str
-    error: str  # "" for a silent 200 (a retry already being handled)
+    error: str
 
 
-def _well_formed(body: bytes, content_type: str) -> bool:
+def _parsed(body: bytes, content_type: str) -> dict[str, Any] | None:
+    """The body as Slack's JSON or form (a payload's JSON for interactions); None when it is
+    neither."""
     try:
         if "json" in content_type:
-            return isinstance(json.loads(body), dict)
+            data = json.loads(body)
+            return data if isinstance(data, dict) else None
         form = parse_qs(body.decode("utf-8"), strict_parsing=bool(body))
         payload = form.get("payload")
         if payload is not None:
-            return isinstance(json.loads(payload[0]), dict)
-        return bool(form)
+            data = json.loads(payload[0])
+            return data if isinstance(data, dict) else None
+        return {key: values[0] for key, values in form.items()} or None
     except (ValueError, UnicodeDecodeError):
-        return False
+        return None
 
 
 def read_verified(
@@ -83,14 +87,16 @@ def read_verified(
     ):
         log.info("refused a request with a missing, wrong or stale signature")
         return Refusal("401 Unauthorized", "invalid or stale signature")
-    if not storage.events.claim_signature(signature):
-        if environ.get("HTTP_X_SLACK_RETRY_NUM"):
-            return Refusal("200 OK", "")
-        log.info("refused a replayed request (its signature was already used)")
-        return Refusal("401 Unauthorized", "this request was already received")
-    if not _well_formed(body, str(environ.get("CONTENT_TYPE", ""))):
+    data = _parsed(body, str(environ.get("CONTENT_TYPE", "")))
+    if data is None:
         log.info("refused a signed request whose body is not Slack's JSON or form")
         return Refusal("400 Bad Request", "malformed body")
+    # Events carry an id that is claimed once (a replay is dropped as a redelivery); commands
+    # and interactions carry none, so their signature is claimed instead.
+    is_event = data.get("type") == "event_callback" and bool(data.get("event_id"))
+    if not is_event and not storage.events.claim_signature(signature):
+        log.info("refused a replayed request (its signature was already used)")
+        return Refusal("401 Unauthorized", "this request was already received")
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     return None

@@ -291,14 +291,12 @@ class _Gateway:
         if self.serving is None or path not in self.paths:
             return self._json(start_response, "404 Not Found", {"error": "not found"})
         handler, work, storage = self.serving
-        if path == "/slack/events":
-            refused = read_verified(environ, verifier=self.verifier, storage=storage)
-            if refused is not None:
-                if not refused.error:
-                    start_response(refused.status, [("Content-Length", "0")])
-                    return [b""]
-                return self._json(start_response, refused.status, {"error": refused.error})
+        # Model work waits while a request is checked and acknowledged (see bot/work.py).
         with work.acknowledging():
+            if path == "/slack/events":
+                refused = read_verified(environ, verifier=self.verifier, storage=storage)
+                if refused is not None:
+                    return self._json(start_response, refused.status, {"error": refused.error})
             return handler(environ, start_response)
 
     @staticmethod

@@ -173,3 +173,35 @@ def test_radar_off_reads_nothing(
     while not seen and time.monotonic() < deadline:
         time.sleep(0.05)
     assert seen == ["ship the model with no flag tonight"]
+
+
+def test_replies_survive_odd_rate_limits_and_server_errors(
+    app_and_storage, fake: FakeSlack
+) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    app, _ = app_and_storage
+    # A non-numeric Retry-After, an hour-long one (waited 5 s at most), then a 503.
+    fake.fail_next("chat.postMessage", status=429, headers={"Retry-After": "soon"})
+    fake.fail_next("chat.postMessage", status=429, headers={"Retry-After": "3600"})
+    fake.fail_next("chat.postMessage", status=503, body={"ok": False, "error": "unavailable"})
+    started = time.monotonic()
+    dispatch(app, event_body(dm("feature flag safety net for models", channel="DRETRY")))
+    calls = fake.wait_for("chat.postMessage", 4, timeout=30)
+    assert time.monotonic() - started < 12
+    assert [c.params["channel"] for c in calls] == ["DRETRY"] * 4
+
+
+def test_a_database_error_never_costs_the_answer(
+    app_and_storage, fake: FakeSlack, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    app, storage = app_and_storage
+
+    def broken(**_: object) -> int:
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(storage.answers, "record_answer", broken)
+    dispatch(app, event_body(dm("feature flag safety net for models", channel="DDBDOWN")))
+    call = fake.wait_for("chat.postMessage")[0]
+    assert call.params["channel"] == "DDBDOWN" and "feature flag" in call.params["text"].lower()
+    assert not [b for b in call.params["blocks"] if b["type"] == "context_actions"]

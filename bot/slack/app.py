@@ -9,10 +9,6 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
 
 from bot.settings import Settings
 from bot.slack.deps import BotDeps
@@ -24,12 +20,14 @@ from bot.slack.oauth import (
     register_uninstall_listeners,
     require_installation,
 )
+from bot.slack.retries import retry_handlers
 
 __all__ = ["create_app", "make_web_client"]
 
 
 def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
-    """The Web API client: retries rate limits (honouring Retry-After) and dropped connections.
+    """The Web API client: retries rate limits (Retry-After, capped), Slack's 500 and 503, and
+    dropped connections.
     ``token`` defaults to SLACK_BOT_TOKEN (none in OAuth mode: each request brings its own)."""
     client = WebClient(
         token=token or settings.slack_bot_token or None,
@@ -37,12 +35,7 @@ def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
         timeout=15,
         logger=logging.getLogger("bot.slack_api"),
     )
-    client.retry_handlers.extend(
-        [
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ]
-    )
+    client.retry_handlers.extend(retry_handlers())
     return client
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.answers import QuestionError
 from bot.slack.blocks import answer_message, error_message
@@ -46,17 +47,38 @@ def answer_in_slack(
         log.exception("answering failed in %s", channel)
         client.chat_postMessage(**reply_args, **error_message(FAILURE_TEXT))
         return
-    answer_id = deps.storage.answers.record_answer(
-        team_id=team_id,
-        channel_id=channel,
-        user_id=user,
-        thread_ts=thread_ts,
-        question=answer.question,
-        answered=answer.answered,
-        passages=answer.to_json()["passages"],
-        confidence=answer.confidence,
-        sections=answer.nearest_topics or tuple(p.section for p in answer.passages),
-    )
-    response = client.chat_postMessage(**reply_args, **answer_message(answer, answer_id=answer_id))
-    if response.get("ts"):
-        deps.storage.answers.set_answer_message(answer_id, str(response["ts"]))
+    answer_id: int | None = None
+    try:
+        answer_id = deps.storage.answers.record_answer(
+            team_id=team_id,
+            channel_id=channel,
+            user_id=user,
+            thread_ts=thread_ts,
+            question=answer.question,
+            answered=answer.answered,
+            passages=answer.to_json()["passages"],
+            confidence=answer.confidence,
+            sections=answer.nearest_topics or tuple(p.section for p in answer.passages),
+        )
+    except Exception:
+        # The database is down or refused the row: the person still gets the answer (only
+        # the feedback buttons, which need the stored row, are left out).
+        log.exception("could not record the answer in %s; posting it anyway", channel)
+    try:
+        response = client.chat_postMessage(
+            **reply_args, **answer_message(answer, answer_id=answer_id)
+        )
+    except Exception as exc:
+        error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+        log.error(
+            "reply in %s (thread %s) failed after retries: %s",
+            channel,
+            thread_ts or "-",
+            error or type(exc).__name__,
+        )
+        return
+    if answer_id is not None and response.get("ts"):
+        try:
+            deps.storage.answers.set_answer_message(answer_id, str(response["ts"]))
+        except Exception:
+            log.warning("could not record the message ts of answer %s", answer_id, exc_info=True)

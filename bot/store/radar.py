@@ -48,6 +48,10 @@ class RadarStore(Store):
             else:
                 setting.enabled, setting.updated_by, setting.updated_at = enabled, user_id, _now()
 
+    def setting(self, *, team_id: str, channel_id: str) -> RadarSetting | None:
+        with self.session() as session:
+            return session.get(RadarSetting, (team_id, channel_id))
+
     def radar_enabled(self, *, team_id: str, channel_id: str) -> bool:
         with self.session() as session:
             setting = session.get(RadarSetting, (team_id, channel_id))

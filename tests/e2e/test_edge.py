@@ -84,3 +84,47 @@ def test_health_reports_each_part(running_app: RunningApp) -> None:
     assert payload == {"status": "ok", "index": "ok", "model": "ok", "database": "ok"}
     # A GET to the events path is no Slack request.
     assert post(running_app.url + "/slack/events", "", signed=False)[0] in (400, 401)
+
+
+def _as(app: RunningApp, fake: FakeSlack, user: str, command: str, text: str, channel: str) -> str:
+    name = f"{user}-{time.monotonic_ns()}"
+    status, body = post(
+        app.events_url,
+        command_body(
+            command, text, response_url=fake.response_url(name), channel=channel, user=user
+        ),
+        content_type=FORM,
+    )
+    assert status == 200
+    if "One moment" in body:  # answered later, through the response_url
+        return str(fake.wait_for(f"response_url:{name}")[0].params["text"])
+    return str(json.loads(body)["text"]) if body else ""
+
+
+def test_channel_settings_belong_to_who_set_them_up(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    slack.users["UADMIN"] = {"is_admin": True}
+    # The radar: turning it on is announced in the channel, naming who did it.
+    assert "announced" in _as(running_app, slack, "UONE", "/ml-radar", "on", "COWN")
+    announced = slack.wait_for("chat.postMessage")[0].params
+    assert announced["channel"] == "COWN" and "<@UONE>" in announced["text"]
+    assert "turned on by <@UONE>" in _as(running_app, slack, "UTWO", "/ml-radar", "status", "COWN")
+    assert "only they or a workspace admin" in _as(
+        running_app, slack, "UTWO", "/ml-radar", "off", "COWN"
+    )
+    assert "Radar off" in _as(running_app, slack, "UADMIN", "/ml-radar", "off", "COWN")
+    # The digest: someone else can neither replace nor cancel it; its owner can.
+    assert "Subscribed" in _as(running_app, slack, "UONE", "/ml-digest", "subscribe", "COWN")
+    assert "set up by <@UONE>" in _as(running_app, slack, "UTWO", "/ml-digest", "status", "COWN")
+    assert "only they" in _as(running_app, slack, "UTWO", "/ml-digest", "subscribe daily", "COWN")
+    assert "only they" in _as(running_app, slack, "UTWO", "/ml-digest", "unsubscribe", "COWN")
+    assert "Unsubscribed" in _as(running_app, slack, "UONE", "/ml-digest", "unsubscribe", "COWN")
+
+
+def test_radar_stays_off_when_it_cannot_be_announced(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    slack.fail_next("chat.postMessage", body={"ok": False, "error": "not_in_channel"})
+    assert "stays off" in _as(running_app, slack, "UONE", "/ml-radar", "on", "CNOTIN")
+    assert "Radar is off" in _as(running_app, slack, "UONE", "/ml-radar", "status", "CNOTIN")

@@ -15,6 +15,7 @@ from bot.digests import CADENCES, Schedule, ScheduleError, parse_at
 from bot.slack.blocks import digest_message, error_message, escape
 from bot.slack.channels import SlackChannels
 from bot.slack.deps import BotDeps
+from bot.slack.permissions import may_change, refusal
 from bot.slack.replies import FAILURE_TEXT
 from bot.slack.workspaces import team_of
 
@@ -41,7 +42,15 @@ def parse_subscribe(words: list[str]) -> tuple[str, str]:
 def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callable[..., None]]:
     digests = deps.digests
 
-    def ack_ml_digest(ack: Ack, command: dict[str, Any], context: Any) -> None:
+    def owned_elsewhere(client: WebClient, team: str, channel: str, user: str) -> str | None:
+        """Who set up this channel's digest, when that is not ``user`` (nor may they change
+        it, as an admin could)."""
+        sub = deps.storage.digests.subscription(team_id=team, channel_id=channel)
+        if sub is None or not sub.active or may_change(client, owner=sub.created_by, user=user):
+            return None
+        return sub.created_by
+
+    def ack_ml_digest(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> None:
         words = (command.get("text") or "").split()
         action = words[0].lower() if words else ""
         channel, team = command["channel_id"], team_of(context)
@@ -55,6 +64,10 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
             ack(text=":hourglass_flowing_sand: One moment…", response_type="ephemeral")
             return
         if action == "unsubscribe":
+            owner = owned_elsewhere(client, team, channel, command["user_id"])
+            if owner is not None:
+                ack(text=refusal("this channel's digest", owner), response_type="ephemeral")
+                return
             stopped = deps.storage.digests.deactivate_subscription(team_id=team, channel_id=channel)
             text = (
                 "Unsubscribed: no more digests here."
@@ -78,6 +91,10 @@ def make_ml_digest_handlers(deps: BotDeps) -> tuple[Callable[..., None], Callabl
         channel, user, team = command["channel_id"], command["user_id"], team_of(context)
         try:
             if action == "subscribe":
+                owner = owned_elsewhere(client, team, channel, user)
+                if owner is not None:
+                    respond(text=refusal("this channel's digest", owner), response_type="ephemeral")
+                    return
                 cadence, at_time = parse_subscribe(words[1:])
                 _, schedule = digests.subscribe(
                     team_id=team,
@@ -127,6 +144,7 @@ def status_text(deps: BotDeps, team: str, channel: str) -> str:
     last = deps.storage.digests.last_posted(sub.id)
     last_text = f"last one for the period ending {last.period_key}" if last else "none sent yet"
     return (
-        f"Digest {schedule.describe()}; next <!date^{int(nxt.timestamp())}^{{date_short_pretty}} "
+        f"Digest {schedule.describe()}, set up by <@{sub.created_by}>; "
+        f"next <!date^{int(nxt.timestamp())}^{{date_short_pretty}} "
         f"at {{time}}|{nxt:%Y-%m-%d %H:%M} UTC>; {last_text}."
     )

@@ -205,3 +205,17 @@ def test_a_database_error_never_costs_the_answer(
     call = fake.wait_for("chat.postMessage")[0]
     assert call.params["channel"] == "DDBDOWN" and "feature flag" in call.params["text"].lower()
     assert not [b for b in call.params["blocks"] if b["type"] == "context_actions"]
+
+
+def test_a_huge_pasted_plan_is_checked_in_part_and_says_so(
+    app_and_storage, fake: FakeSlack
+) -> None:  # type: ignore[no-untyped-def]
+    app, _ = app_and_storage
+    plan = "We ship the model tonight without a feature flag. " + "More detail. " * 1000
+    response = dispatch(
+        app, command_body("/ml-pitfalls", plan, response_url=fake.response_url("plan")), FORM
+    )
+    assert response.status == 200
+    checked = fake.wait_for("response_url:plan", timeout=30)[0].params
+    note = checked["blocks"][0]["elements"][0]["text"]
+    assert "so I checked its first 8,000" in note and "13," in note

@@ -21,6 +21,20 @@ from bot.slack.text import slack_to_plain
 
 MAX_PLAN_CHARS = 8000
 
+
+def _cut_note(length: int) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": f"Your text was long ({length:,} characters), so I checked its first "
+                f"{MAX_PLAN_CHARS:,}.",
+            }
+        ],
+    }
+
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +55,9 @@ def make_ml_pitfalls_handlers(
         try:
             matches = deps.work.run(deps.detector.detect, text[:MAX_PLAN_CHARS])
             message = pitfall_matches_message(matches)
+            if len(text) > MAX_PLAN_CHARS:
+                note = _cut_note(len(text))
+                message["blocks"] = [note, *message["blocks"]][:50]
         except Exception:
             log.exception("pitfall check failed")
             message = error_message(FAILURE_TEXT)

@@ -726,13 +726,12 @@ def _cmd_gaps(args: argparse.Namespace, out: TextIO) -> int:
 
     settings = _settings()
     storage = Storage.from_url(settings.resolved_database_url)
-    team = _workspace(args.workspace, settings, storage) if not args.send else ""
-    if args.send and not settings.oauth_mode:
-        team = _workspace(None, settings, storage)
-    service, weekly = _gap_service(settings, storage, team)
     if args.send:
+        # Every workspace with owners: the installed ones, or the bot token's own.
         if not settings.oauth_mode:
             settings.require("slack_bot_token")
+        team = "" if settings.oauth_mode else _workspace(None, settings, storage)
+        _, weekly = _gap_service(settings, storage, team)
         tick = weekly(_parse_now(args.now))
         out.write(
             f"sent {len(tick.sent)}, nothing to report {len(tick.empty)}, "
@@ -742,6 +741,8 @@ def _cmd_gaps(args: argparse.Namespace, out: TextIO) -> int:
     days = args.days if args.days is not None else settings.gap_report_days
     if not 1 <= days <= 365:
         raise CliError("--days must be between 1 and 365", EXIT_USAGE)
+    team = _workspace(args.workspace, settings, storage)
+    service, _ = _gap_service(settings, storage, team)
     report = service.report(team_id=team, days=days)
     if args.json:
         _emit_json(report.to_json(), out)

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # thread each when EMBEDDING_THREADS is unset), so acknowledgements are never queued behind
     # them.
     model_workers: int = Field(default=2, ge=1, le=32)
+    # An acknowledged question is a job until its reply is posted. A process that dies leaves
+    # it pending; after this lease another process (or a restart) answers it, or apologises
+    # when it is older than JOB_MAX_AGE_SECONDS.
+    job_lease_seconds: int = Field(default=60, ge=1)
+    job_max_age_seconds: int = Field(default=600, ge=1)
     model_nice: int = Field(default=10, ge=0, le=19)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -16,8 +17,12 @@ __all__ = ["make_dedupe_middleware", "request_logging"]
 log = logging.getLogger("bot.requests")
 
 
-def make_dedupe_middleware(storage: Storage) -> Callable[..., Any]:
-    """Handle each Slack event id once: redeliveries (Slack retries) are acknowledged and dropped.
+def make_dedupe_middleware(
+    storage: Storage, *, worker: str = "", lease: dt.timedelta = dt.timedelta(seconds=60)
+) -> Callable[..., Any]:
+    """Handle each Slack event id once: redeliveries (Slack retries) are acknowledged and
+    dropped, unless the question they carry is still unanswered and its process's lease ran
+    out (it died): then this delivery takes the question over.
 
     The claim is a database insert, so it holds across threads, processes and restarts.
     """
@@ -28,6 +33,12 @@ def make_dedupe_middleware(storage: Storage) -> Callable[..., Any]:
             str(event_id), team_id=str(body.get("team_id") or "")
         ):
             retry = (request.headers.get("x-slack-retry-num") or ["?"])[0]
+            now = dt.datetime.now(dt.UTC)
+            if storage.jobs.take_over(str(event_id), worker=worker, now=now, lease=lease):
+                log.info(
+                    "redelivered event %s (retry %s) was never answered: answering", event_id, retry
+                )
+                return next()
             log.info("dropping redelivered event %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
         return next()

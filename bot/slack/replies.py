@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -11,8 +13,9 @@ from slack_sdk.errors import SlackApiError
 from bot.answers import QuestionError
 from bot.slack.blocks import answer_message, error_message
 from bot.slack.deps import BotDeps
+from bot.store import as_utc
 
-__all__ = ["FAILURE_TEXT", "answer_in_slack"]
+__all__ = ["FAILURE_TEXT", "answer_in_slack", "answer_later", "recover_stalled"]
 
 FAILURE_TEXT = "Sorry, something went wrong while I was looking that up. Please try again."
 EMPTY_TEXT = (
@@ -33,8 +36,11 @@ def answer_in_slack(
     question: str,
     thread_ts: str | None,
     context: str | None = None,
+    job: str | None = None,
 ) -> None:
-    """Post the answer to ``question`` in ``channel`` (in ``thread_ts`` when given)."""
+    """Post the answer to ``question`` in ``channel`` (in ``thread_ts`` when given). ``job``,
+    the event's durable job, is finished once a reply is posted; a reply that cannot be
+    posted leaves it pending, for another pass to try again."""
     reply_args: dict[str, Any] = {"channel": channel}
     if thread_ts:
         reply_args["thread_ts"] = thread_ts
@@ -42,10 +48,12 @@ def answer_in_slack(
         answer = deps.work.run(deps.services.answers.answer, question, context=context)
     except QuestionError:
         client.chat_postMessage(**reply_args, **error_message(EMPTY_TEXT))
+        _finish(deps, job)
         return
     except Exception:
         log.exception("answering failed in %s", channel)
         client.chat_postMessage(**reply_args, **error_message(FAILURE_TEXT))
+        _finish(deps, job)
         return
     answer_id: int | None = None
     try:
@@ -77,8 +85,123 @@ def answer_in_slack(
             error or type(exc).__name__,
         )
         return
+    _finish(deps, job)
     if answer_id is not None and response.get("ts"):
         try:
             deps.storage.answers.set_answer_message(answer_id, str(response["ts"]))
         except Exception:
             log.warning("could not record the message ts of answer %s", answer_id, exc_info=True)
+
+
+def _finish(deps: BotDeps, job: str | None) -> None:
+    if job is None:
+        return
+    try:
+        deps.storage.jobs.finish(job)
+    except Exception:  # the reply is out; at worst a recovery pass posts it once more
+        log.warning("could not mark event %s answered", job, exc_info=True)
+
+
+def answer_later(
+    *,
+    deps: BotDeps,
+    client: WebClient,
+    body: dict[str, Any],
+    team_id: str,
+    channel: str,
+    user: str,
+    question: str,
+    thread_ts: str | None,
+    context: str | None = None,
+) -> None:
+    """Record the question as a durable job (before the ack returns), then answer it on the
+    reply pool: a process that dies meanwhile leaves the job for another pass."""
+    event_id = str(body.get("event_id") or "") or None
+    if event_id is not None:
+        try:
+            deps.storage.jobs.record(
+                event_id=event_id,
+                team_id=team_id,
+                channel_id=channel,
+                user_id=user,
+                thread_ts=thread_ts,
+                question=question,
+                context=context,
+                worker=deps.worker_id,
+                lease=deps.job_lease,
+            )
+        except Exception:  # the database is down: answer anyway, just not durably
+            log.warning("could not record event %s as a job", event_id, exc_info=True)
+            event_id = None
+    deps.work.background(
+        answer_in_slack,
+        deps=deps,
+        client=client,
+        team_id=team_id,
+        channel=channel,
+        user=user,
+        question=question,
+        thread_ts=thread_ts,
+        context=context,
+        job=event_id,
+    )
+
+
+MAX_ATTEMPTS = 4
+LATE_TEXT = (
+    "Sorry, I was interrupted while answering your question a while ago. Please ask it again."
+)
+
+
+def recover_stalled(
+    deps: BotDeps,
+    *,
+    clients: Callable[[str], WebClient | None],
+    max_age: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> int:
+    """Take over questions whose process died before replying: answer them, or apologise
+    when they are too old to answer well. Returns how many were taken over."""
+    now = now or dt.datetime.now(dt.UTC)
+    taken = 0
+    for event_id in deps.storage.jobs.stalled(now=now):
+        job = deps.storage.jobs.take_over(
+            event_id, worker=deps.worker_id, now=now, lease=deps.job_lease
+        )
+        if job is None:
+            continue  # another process took it
+        taken += 1
+        client = clients(job.team_id)
+        if client is None or job.attempts > MAX_ATTEMPTS:
+            log.error(
+                "giving up on event %s in %s after %d attempts",
+                event_id,
+                job.channel_id,
+                job.attempts - 1,
+            )
+            deps.storage.jobs.finish(event_id)
+            continue
+        log.info("answering event %s in %s after an interruption", event_id, job.channel_id)
+        if now - as_utc(job.created_at) > max_age:
+            reply_args: dict[str, Any] = {"channel": job.channel_id}
+            if job.thread_ts:
+                reply_args["thread_ts"] = job.thread_ts
+            try:
+                client.chat_postMessage(**reply_args, **error_message(LATE_TEXT))
+                deps.storage.jobs.finish(event_id)
+            except Exception:
+                log.warning("apology for event %s failed", event_id, exc_info=True)
+            continue
+        deps.work.background(
+            answer_in_slack,
+            deps=deps,
+            client=client,
+            team_id=job.team_id,
+            channel=job.channel_id,
+            user=job.user_id,
+            question=job.question,
+            thread_ts=job.thread_ts,
+            context=job.context,
+            job=event_id,
+        )
+    return taken

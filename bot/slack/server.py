@@ -31,6 +31,7 @@ from bot.slack.channels import SlackChannels
 from bot.slack.deps import BotDeps
 from bot.slack.edge import check_health, read_verified
 from bot.slack.oauth import WorkspaceInstallationStore, make_rotator
+from bot.slack.replies import recover_stalled
 from bot.slack.workspaces import Workspaces
 from bot.store import Storage
 from bot.work import ModelWork
@@ -159,8 +160,33 @@ def build_bot(
         gaps=gaps,
         gap_report_days=settings.gap_report_days,
         gaps_tick=gaps_tick,
+        job_lease=dt.timedelta(seconds=settings.job_lease_seconds),
+        workspaces=workspaces,
     )
     return create_app(settings=settings, deps=deps, client=client), deps
+
+
+def run_recovery(
+    deps: BotDeps, *, max_age: dt.timedelta, stop: threading.Event | None = None
+) -> threading.Event:
+    """Answer questions whose process died before replying: at once (a restart finds the
+    last run's), then every few seconds, as their leases run out."""
+    stop = stop or threading.Event()
+    interval = max(1.0, min(15.0, deps.job_lease.total_seconds() / 2))
+    workspaces = deps.workspaces
+    assert workspaces is not None
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                if taken := recover_stalled(deps, clients=workspaces.client_for, max_age=max_age):
+                    log.info("took over %d unanswered questions", taken)
+            except Exception:
+                log.exception("recovering unanswered questions failed")
+            stop.wait(interval)
+
+    threading.Thread(target=loop, name="recovery", daemon=True).start()
+    return stop
 
 
 def make_gap_service(
@@ -339,6 +365,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
             threading.Thread(target=server.shutdown, daemon=True).start()
             return
         gateway.serving = (SlackRequestHandler(app), deps.work, deps.storage)
+        run_recovery(deps, max_age=dt.timedelta(seconds=settings.job_max_age_seconds))
         if settings.digest_scheduler:
             run_scheduler(
                 deps.digests,
@@ -377,6 +404,7 @@ def serve_socket(settings: Settings) -> None:
     )
     if settings.digest_scheduler:
         run_scheduler(deps.digests, interval=settings.digest_tick_seconds, gaps_tick=deps.gaps_tick)
+    run_recovery(deps, max_age=dt.timedelta(seconds=settings.job_max_age_seconds))
     handler = SocketModeHandler(app, settings.slack_app_token)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log.info("connecting in Socket Mode")

@@ -17,6 +17,7 @@ from bot.store.digests import DigestDelivery, DigestStore, DigestSubscription
 from bot.store.events import EventStore, ProcessedEvent
 from bot.store.gaps import GapReportRecord, GapStore
 from bot.store.installations import installed_team_ids, installed_teams
+from bot.store.jobs import EventJob, JobStore
 from bot.store.radar import RadarNudge, RadarSetting, RadarStore
 
 __all__ = [
@@ -47,6 +48,7 @@ class Storage(Database):
         self.digests = DigestStore(self)
         self.radar = RadarStore(self)
         self.gaps = GapStore(self)
+        self.jobs = JobStore(self)
 
     @classmethod
     def from_url(cls, url: str, *, migrate: bool = True) -> Storage:
@@ -95,6 +97,9 @@ class Storage(Database):
             gone = session.execute(delete(AnswerRecord).where(AnswerRecord.created_at < cutoff))
             session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < cutoff))
             session.execute(delete(RadarNudge).where(RadarNudge.created_at < cutoff))
+            session.execute(
+                delete(EventJob).where(EventJob.status == "done", EventJob.created_at < cutoff)
+            )
             for claim in (DigestDelivery, GapReportRecord):
                 session.execute(
                     delete(claim).where(claim.status != "claimed", claim.posted_at < cutoff)
@@ -135,4 +140,5 @@ _OWNED = (
     RadarSetting,
     RadarNudge,
     GapReportRecord,
+    EventJob,
 )

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.deps import BotDeps
-from bot.slack.replies import answer_in_slack
+from bot.slack.replies import answer_later
 from bot.slack.text import slack_to_plain
 from bot.slack.workspaces import team_of
 
@@ -81,6 +81,7 @@ def register(app: App, deps: BotDeps) -> None:
         payload: dict[str, Any],
         client: WebClient,
         context: Any,
+        body: dict[str, Any],
         set_status: SetStatus,
         set_title: SetTitle,
     ) -> None:
@@ -96,10 +97,10 @@ def register(app: App, deps: BotDeps) -> None:
             # The first question names the thread in the container's history.
             _quietly("set the thread title", set_title, title=question[:MAX_TITLE_CHARS])
         _quietly("set the status", set_status, status=STATUS)
-        deps.work.background(
-            answer_in_slack,
+        answer_later(
             deps=deps,
             client=client,
+            body=body,
             team_id=team,
             channel=channel,
             user=payload["user"],

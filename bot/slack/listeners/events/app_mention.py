@@ -8,13 +8,15 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.slack.deps import BotDeps
-from bot.slack.replies import answer_in_slack
+from bot.slack.replies import answer_later
 from bot.slack.text import slack_to_plain
 from bot.slack.workspaces import team_of
 
 
 def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
-    def handle_app_mention(event: dict[str, Any], client: WebClient, context: Any) -> None:
+    def handle_app_mention(
+        event: dict[str, Any], client: WebClient, context: Any, body: dict[str, Any]
+    ) -> None:
         if event.get("bot_id") or event.get("subtype"):
             return
         channel, team = event["channel"], team_of(context)
@@ -27,10 +29,10 @@ def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
             else None
         )
         # Answered on the reply pool: this Bolt thread is free for other acks at once.
-        deps.work.background(
-            answer_in_slack,
+        answer_later(
             deps=deps,
             client=client,
+            body=body,
             team_id=team,
             channel=channel,
             user=event.get("user", ""),

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.slack.deps import BotDeps
 from bot.slack.radar import radar_check
-from bot.slack.replies import answer_in_slack
+from bot.slack.replies import answer_later
 from bot.slack.text import mentions_user, slack_to_plain
 from bot.slack.workspaces import team_of
 
@@ -19,7 +19,9 @@ _IGNORED_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 
 def make_message_handler(deps: BotDeps) -> Callable[..., None]:
-    def handle_message(event: dict[str, Any], client: WebClient, context: Any) -> None:
+    def handle_message(
+        event: dict[str, Any], client: WebClient, context: Any, body: dict[str, Any]
+    ) -> None:
         if event.get("bot_id") or event.get("subtype") not in _IGNORED_SUBTYPES:
             return
         if not event.get("user") or event.get("user") == context.bot_user_id:
@@ -47,10 +49,10 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
         ):
             return
         # Answered on the reply pool: this Bolt thread is free for other acks at once.
-        deps.work.background(
-            answer_in_slack,
+        answer_later(
             deps=deps,
             client=client,
+            body=body,
             team_id=team,
             channel=channel,
             user=event["user"],

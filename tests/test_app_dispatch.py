@@ -118,17 +118,24 @@ def test_dm_is_answered_and_recorded(app_and_storage, fake: FakeSlack) -> None: 
     )
 
 
-def test_redelivered_event_is_dropped_by_middleware(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+def test_redelivered_event_is_answered_once(app_and_storage, fake: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    import time
+
     app, storage = app_and_storage
     body = event_body(dm("hiring ML engineers", channel="DY"), event_id="EvSame")
     dispatch(app, body)
     fake.wait_for("chat.postMessage")
     assert dispatch(app, body, headers={"X-Slack-Retry-Num": "1"}).status == 200
-    assert storage.events.claim_event("EvSame", team_id="T0001") is False
-    import time
-
     time.sleep(0.3)
     assert len(fake.calls("chat.postMessage")) == 1
+    # The question's job is its claim: answered, so nothing is left for a later pass.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert storage.jobs.stalled(now=later) == []
+    # Other events are claimed by their id.
+    home = event_body({"type": "app_home_opened", "user": "U1", "tab": "about"}, event_id="EvHome")
+    dispatch(app, home)
+    assert storage.events.claim_event("EvHome", team_id="T0001") is False
 
 
 def test_bad_signature_is_401(app_and_storage) -> None:  # type: ignore[no-untyped-def]

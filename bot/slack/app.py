@@ -84,7 +84,7 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
         listener_executor=_started_pool(LISTENER_WORKERS),
     )
     app.use(request_logging)
-    app.use(make_dedupe_middleware(deps.storage, worker=deps.worker_id, lease=deps.job_lease))
+    app.use(make_dedupe_middleware(deps.storage))
     register_listeners(app, deps)
     if installations is not None:
         register_uninstall_listeners(app, installations=installations, storage=deps.storage)

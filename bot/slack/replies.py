@@ -114,12 +114,13 @@ def answer_later(
     thread_ts: str | None,
     context: str | None = None,
 ) -> None:
-    """Record the question as a durable job (before the ack returns), then answer it on the
-    reply pool: a process that dies meanwhile leaves the job for another pass."""
+    """Record the question as a durable job (which is also its event's claim: a redelivery
+    finds it), then answer it on the reply pool: a process that dies meanwhile leaves the
+    job for another pass."""
     event_id = str(body.get("event_id") or "") or None
     if event_id is not None:
         try:
-            deps.storage.jobs.record(
+            recorded = deps.storage.jobs.record(
                 event_id=event_id,
                 team_id=team_id,
                 channel_id=channel,
@@ -130,6 +131,14 @@ def answer_later(
                 worker=deps.worker_id,
                 lease=deps.job_lease,
             )
+            # A redelivery (Slack's retry): answered already, or being answered, unless the
+            # process that took it died (its lease ran out): then this delivery takes it over.
+            now = dt.datetime.now(dt.UTC)
+            if not recorded and not deps.storage.jobs.take_over(
+                event_id, worker=deps.worker_id, now=now, lease=deps.job_lease
+            ):
+                log.info("dropping redelivered event %s", event_id)
+                return
         except Exception:  # the database is down: answer anyway, just not durably
             log.warning("could not record event %s as a job", event_id, exc_info=True)
             event_id = None

@@ -230,7 +230,6 @@ class GapService:
         with nothing to report is recorded as such, and nothing is sent.
         """
         now = now or dt.datetime.now(dt.UTC)
-        self.forget_expired(now)
         end = WEEKLY.latest_run(now)
         start, key = WEEKLY.previous_run(end), period_key(end)
         tick = GapTickReport()

@@ -49,7 +49,7 @@ class WorkspaceInstallationStore(SQLAlchemyInstallationStore):
         self.storage = storage
 
     def save(self, installation: Installation) -> None:
-        first = self.storage.installed_teams() == 0
+        first = not self.storage.installed_team_ids()
         super().save(installation)
         team = installation.team_id or installation.enterprise_id or ""
         log.info("installed in workspace %s", team)

@@ -41,9 +41,7 @@ def answer_in_slack(
     """Post the answer to ``question`` in ``channel`` (in ``thread_ts`` when given). ``job``,
     the event's durable job, is finished once a reply is posted; a reply that cannot be
     posted leaves it pending, for another pass to try again."""
-    reply_args: dict[str, Any] = {"channel": channel}
-    if thread_ts:
-        reply_args["thread_ts"] = thread_ts
+    reply_args = _where(channel, thread_ts)
     try:
         answer = deps.work.run(deps.services.answers.answer, question, context=context)
     except QuestionError:
@@ -91,6 +89,11 @@ def answer_in_slack(
             deps.storage.answers.set_answer_message(answer_id, str(response["ts"]))
         except Exception:
             log.warning("could not record the message ts of answer %s", answer_id, exc_info=True)
+
+
+def _where(channel: str, thread_ts: str | None) -> dict[str, Any]:
+    """Where a reply goes: the channel, in the thread when there is one."""
+    return {"channel": channel, "thread_ts": thread_ts} if thread_ts else {"channel": channel}
 
 
 def _finish(deps: BotDeps, job: str | None) -> None:
@@ -192,11 +195,10 @@ def recover_stalled(
             continue
         log.info("answering event %s in %s after an interruption", event_id, job.channel_id)
         if now - as_utc(job.created_at) > max_age:
-            reply_args: dict[str, Any] = {"channel": job.channel_id}
-            if job.thread_ts:
-                reply_args["thread_ts"] = job.thread_ts
             try:
-                client.chat_postMessage(**reply_args, **error_message(LATE_TEXT))
+                client.chat_postMessage(
+                    **_where(job.channel_id, job.thread_ts), **error_message(LATE_TEXT)
+                )
                 deps.storage.jobs.finish(event_id)
             except Exception:
                 log.warning("apology for event %s failed", event_id, exc_info=True)

@@ -47,10 +47,6 @@ class Workspaces:
         self.rotator = rotator
         self.single_team = single_team
 
-    @property
-    def multi(self) -> bool:
-        return self.installations is not None
-
     def teams(self) -> list[str]:
         """The workspaces served: every installed one, or the bot token's own."""
         if self.installations is not None:

@@ -16,7 +16,7 @@ from bot.store.checklists import ChecklistStore, ChecklistTick
 from bot.store.digests import DigestDelivery, DigestStore, DigestSubscription
 from bot.store.events import EventStore, ProcessedEvent
 from bot.store.gaps import GapReportRecord, GapStore
-from bot.store.installations import installed_team_ids, installed_teams
+from bot.store.installations import installed_team_ids
 from bot.store.jobs import EventJob, JobStore
 from bot.store.radar import RadarNudge, RadarSetting, RadarStore
 
@@ -73,9 +73,6 @@ class Storage(Database):
                 )
                 moved += int(result.rowcount)  # type: ignore[attr-defined]
         return moved
-
-    def installed_teams(self) -> int:
-        return installed_teams(self.engine)
 
     def installed_team_ids(self) -> list[str]:
         return installed_team_ids(self.engine)

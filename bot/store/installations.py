@@ -11,18 +11,12 @@ import logging
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.store.base import Base
 
-__all__ = [
-    "OAUTH_STATE_SECONDS",
-    "installation_store",
-    "installed_team_ids",
-    "installed_teams",
-    "state_store",
-]
+__all__ = ["OAUTH_STATE_SECONDS", "installed_team_ids", "state_store"]
 
 OAUTH_STATE_SECONDS = 600
 
@@ -37,26 +31,12 @@ STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
 )
 
 
-def installation_store(engine: Engine, *, client_id: str) -> SQLAlchemyInstallationStore:
-    return SQLAlchemyInstallationStore(
-        client_id=client_id, engine=engine, logger=logging.getLogger("bot.installations")
-    )
-
-
 def state_store(engine: Engine) -> SQLAlchemyOAuthStateStore:
     return SQLAlchemyOAuthStateStore(
         expiration_seconds=OAUTH_STATE_SECONDS,
         engine=engine,
         logger=logging.getLogger("bot.installations"),
     )
-
-
-def installed_teams(engine: Engine) -> int:
-    """How many workspaces have a bot installed."""
-    with engine.connect() as connection:
-        return int(
-            connection.execute(select(func.count(func.distinct(BOTS.c.team_id)))).scalar() or 0
-        )
 
 
 def installed_team_ids(engine: Engine) -> list[str]:

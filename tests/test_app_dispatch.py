@@ -199,6 +199,27 @@ def test_replies_survive_odd_rate_limits_and_server_errors(
     assert [c.params["channel"] for c in calls] == ["DRETRY"] * 4
 
 
+def test_transient_ok_false_errors_are_retried_and_lasting_ones_are_not(
+    app_and_storage, fake: FakeSlack
+) -> None:  # type: ignore[no-untyped-def]
+    app, _ = app_and_storage
+    # Slack's own passing failures come as HTTP 200 with ok: false: the reply is tried again.
+    fake.fail_next("chat.postMessage", body={"ok": False, "error": "internal_error"})
+    fake.fail_next("chat.postMessage", body={"ok": False, "error": "service_unavailable"})
+    dispatch(app, event_body(dm("feature flag safety net for models", channel="DOKFALSE")))
+    calls = fake.wait_for("chat.postMessage", 3, timeout=30)
+    assert [c.params["channel"] for c in calls] == ["DOKFALSE"] * 3
+    fake.reset()
+    # An error that would fail the same way again is not repeated.
+    fake.fail_next("chat.postMessage", body={"ok": False, "error": "channel_not_found"})
+    dispatch(app, event_body(dm("feature flag safety net for models", channel="DGONE")))
+    fake.wait_for("chat.postMessage", 1, timeout=30)
+    import time
+
+    time.sleep(1.0)
+    assert len(fake.calls("chat.postMessage")) == 1
+
+
 def test_a_database_error_never_costs_the_answer(
     app_and_storage, fake: FakeSlack, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

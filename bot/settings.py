@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, ge=1)
     job_max_age_seconds: int = Field(default=600, ge=1)
     model_nice: int = Field(default=10, ge=0, le=19)
+    # The HTTP server (waitress): threads that run requests (acks are quick; the model work
+    # happens elsewhere), and how long an idle or stalled connection is kept.
+    http_threads: int = Field(default=16, ge=1, le=256)
+    http_idle_timeout: int = Field(default=10, ge=1, le=300)
 
     @property
     def oauth_mode(self) -> bool:

@@ -1,24 +1,24 @@
-"""`mlbot serve`: HTTP mode (threaded WSGI server) or Socket Mode, sharing one app factory."""
+"""`mlbot serve`: HTTP mode (waitress) or Socket Mode, sharing one app factory."""
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
 import json
 import logging
 import signal
-import socketserver
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
+from waitress.server import create_server
 
 from bot.digests import DigestService
 from bot.gaps import GapReport, GapService, GapTickReport
@@ -29,7 +29,7 @@ from bot.slack.app import create_app, make_web_client
 from bot.slack.blocks import digest_message, gaps_message
 from bot.slack.channels import SlackChannels
 from bot.slack.deps import BotDeps
-from bot.slack.edge import check_health, read_verified
+from bot.slack.edge import MAX_BODY_BYTES, check_health, read_verified
 from bot.slack.oauth import WorkspaceInstallationStore, make_rotator
 from bot.slack.replies import recover_stalled
 from bot.slack.workspaces import Workspaces
@@ -270,23 +270,6 @@ def run_scheduler(
     return stop
 
 
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    # socketserver's default backlog of 5 makes bursts of Slack requests (a channel's worth of
-    # slash commands at once) wait a full SYN retry, a second or more: queue them instead.
-    request_queue_size = 256
-
-
-class _QuietHandler(WSGIRequestHandler):
-    # An idle or trickling connection is dropped after this many seconds instead of holding
-    # its thread for ever (Slack sends a request at once).
-    timeout = 10
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s - %s", self.address_string(), format % args)
-
-
 class _Gateway:
     """WSGI entry: `/healthz` and `/slack/events`; answers 503 until the bot has loaded."""
 
@@ -347,9 +330,24 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
         identity = check_token(client)
         paths = ("/slack/events",)
     gateway = _Gateway(paths, signing_secret=settings.slack_signing_secret)
-    server = make_server(
-        host, port, gateway, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    # waitress reads requests on one event loop and hands only whole ones to its threads: an
+    # idle, half-open or trickling connection holds a socket, never a thread, and is closed
+    # after HTTP_IDLE_TIMEOUT seconds. A body over the edge's cap gets a 413 before it is read.
+    server = create_server(
+        gateway,
+        host=host,
+        port=port,
+        threads=settings.http_threads,
+        channel_timeout=settings.http_idle_timeout,
+        cleanup_interval=max(1, min(5, settings.http_idle_timeout // 2)),
+        max_request_body_size=MAX_BODY_BYTES,
+        connection_limit=1000,
+        backlog=1024,
+        asyncore_use_poll=True,  # select() stops at 1,024 descriptors
+        ident="mlbot",
+        expose_tracebacks=False,
     )
+    bound_port = server.effective_port
 
     def load() -> None:
         try:
@@ -362,7 +360,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
         except Exception as exc:
             gateway.failure = f"failed to load: {exc}"
             log.exception("the bot failed to load")
-            threading.Thread(target=server.shutdown, daemon=True).start()
+            _thread.interrupt_main()  # ends server.run() below
             return
         gateway.serving = (SlackRequestHandler(app), deps.work, deps.storage)
         run_recovery(deps, max_age=dt.timedelta(seconds=settings.job_max_age_seconds))
@@ -374,17 +372,14 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
                 retention_days=settings.retention_days,
             )
         gateway.ready.set()
-        log.info("ready: listening on http://%s:%s/slack/events", host, server.server_port)
+        log.info("ready: listening on http://%s:%s/slack/events", host, bound_port)
         if settings.oauth_mode:
-            log.info("installs start at http://%s:%s%s", host, server.server_port, paths[1])
+            log.info("installs start at http://%s:%s%s", host, bound_port, paths[1])
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     threading.Thread(target=load, name="loader", daemon=True).start()
     log.info("loading the model and index; /healthz answers 200 when ready")
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    server.run()  # until SIGTERM or Ctrl-C (waitress closes its sockets and threads)
     if gateway.failure:
         raise StartupError(gateway.failure)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 import urllib.parse
 import urllib.request
@@ -64,6 +65,36 @@ def test_unsigned_and_malformed_bodies_leave_no_trace(
     log = running_app.log()
     assert secret_text not in log and "Traceback" not in log
     assert slack.calls() == []
+
+
+def test_idle_and_stalled_connections_hold_no_one_up(
+    running_app: RunningApp, slack: FakeSlack
+) -> None:
+    host, port = urllib.parse.urlsplit(running_app.url).netloc.split(":")
+    # 300 connections: half say nothing, half stop in the middle of their headers.
+    idle = []
+    for number in range(300):
+        sock = socket.create_connection((host, int(port)), timeout=30)
+        if number % 2:
+            sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n")
+        idle.append(sock)
+    try:
+        started = time.monotonic()
+        body = command_body("/ml-checklist", "", response_url=slack.response_url("idle"))
+        status, reply = post(running_app.events_url, body, content_type=FORM)
+        assert status == 200 and time.monotonic() - started < 3
+        assert json.loads(reply)["response_type"] == "ephemeral"
+        # The server closes them after its idle timeout (10 s here) instead of keeping them.
+        deadline = time.monotonic() + 25
+        for sock in idle:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            assert sock.recv(1024) == b""
+    finally:
+        for sock in idle:
+            sock.close()
+    assert json.loads(urllib.request.urlopen(running_app.url + "/healthz", timeout=5).read())[
+        "status"
+    ] == "ok"
 
 
 def test_a_replayed_slash_command_runs_once(running_app: RunningApp, slack: FakeSlack) -> None:

@@ -42,6 +42,10 @@ INCREMENTAL_MAX = 0.10
 RECALL_MIN = 0.98
 SPEEDUP_MIN = 5.0
 ACK_P99_MAX_MS = 300.0
+# Another member's DM during one member's burst of long pasted plans, and how far the server
+# may grow over them.
+FAIR_DM_MAX_S = 3.0
+RSS_GROWTH_MAX = 1.25
 
 
 @dataclass(frozen=True)
@@ -530,6 +534,41 @@ def _load_rows(run: Run, result: Any) -> None:
             },
         )
     )
+    fair = result.fair
+    if fair is not None:
+        run.rows.append(
+            Row(
+                f"load: another member's DM during {fair.plans} pasted plans",
+                f"answered in {fair.dm_seconds:.2f} s",
+                f"{fair.idle_dm_seconds:.2f} s on the idle server",
+                ratio(fair.dm_seconds / fair.idle_dm_seconds),
+                f"< {FAIR_DM_MAX_S:.0f} s",
+                fair.dm_seconds < FAIR_DM_MAX_S and fair.plans_answered == fair.plans,
+                {
+                    "dm_seconds": fair.dm_seconds,
+                    "idle_dm_seconds": fair.idle_dm_seconds,
+                    "plans_answered": fair.plans_answered,
+                    "plans_seconds": fair.plans_seconds,
+                    "plan_chars": fair.plan_chars,
+                },
+            )
+        )
+        run.rows.append(
+            Row(
+                "load: server RSS around the pasted plans",
+                f"{fair.rss_after_mb:,.0f} MiB after",
+                f"{fair.rss_before_mb:,.0f} MiB before",
+                ratio(fair.rss_after_mb / fair.rss_before_mb),
+                f"< {RSS_GROWTH_MAX:.2f}x",
+                fair.rss_after_mb < RSS_GROWTH_MAX * fair.rss_before_mb,
+                {"rss_before_mb": fair.rss_before_mb, "rss_after_mb": fair.rss_after_mb},
+            )
+        )
+        run.notes.append(
+            f"load: the {fair.plans} plans ({fair.plan_chars:,} characters each, one member) "
+            f"were all answered {fair.plans_seconds:.1f} s after they were sent "
+            f"({fair.plans_answered}/{fair.plans})"
+        )
     run.notes.append(
         f"load: {mix}, released together after one warm-up request of each kind; TCP connect "
         f"alone took {_ms(result.connect.median, result.connect.p99)} (median / p99); "

@@ -10,6 +10,11 @@ request timeouts, a deadline for the answers, joined threads.
 
 Floor: the same kinds of request sent one at a time to the otherwise idle server (each answered
 before the next is sent), after one warm-up request of each kind.
+
+Then fairness: one member pastes twenty 8,000-character plans at once, and another member's DM
+arrives just after. Measured: how long that DM waits for its answer (target under 3 s, against
+the same DM on the idle server), and the server's resident memory before the plans and after
+they are all answered.
 """
 
 from __future__ import annotations
@@ -64,10 +69,108 @@ class LoadResult:
     missing: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     bad_acks: list[str] = field(default_factory=list)
+    fair: FairResult | None = None
 
     @property
     def ok(self) -> bool:
         return not (self.missing or self.duplicated or self.bad_acks)
+
+
+@dataclass(frozen=True)
+class FairResult:
+    plans: int
+    plan_chars: int
+    dm_seconds: float  # the unrelated DM, from its send to its answer, during the plans
+    idle_dm_seconds: float  # the same DM on the idle server
+    plans_answered: int
+    plans_seconds: float  # from the burst until the last plan's answer
+    rss_before_mb: float
+    rss_after_mb: float
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _answered_at(fake: Any, name: str, timeout: float) -> float:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        times = _answer_calls(fake, [_Request("dm", name, "", "")])[name]
+        if times:
+            return times[0]
+        time.sleep(0.01)
+    return float("nan")
+
+
+def _fairness(fake: Any, url: str, pid: int, *, plans: int, timeout: float) -> FairResult:
+    """Twenty long plans from one member, then another member's DM (see the module doc)."""
+    from knowledge import load_labelled_messages
+    from tests.slack_requests import FORM, command_body, dm, event_body
+
+    run = uuid.uuid4().hex[:8]
+    # A long, varied plan: the labelled messages one after another, cut at 8,000 characters.
+    messages = " ".join(m.text for m in load_labelled_messages().messages)
+    plan = (messages * (8000 // max(len(messages), 1) + 1))[:8000]
+    question = "How should we evaluate a model before launch?"
+
+    def the_dm(tag: str) -> _Request:
+        channel = f"DF{run}{tag}"
+        body = event_body(dm(question, user="UFAIRDM", channel=channel), event_id=f"EvF{run}{tag}")
+        return _Request("dm", channel, body, "application/json")
+
+    idle = the_dm("idle")
+    _post(f"{url}/slack/events", idle, timeout)
+    idle_seconds = _answered_at(fake, idle.name, timeout) - idle.started
+    rss_before = _rss_mb(pid)
+    burst = [
+        _Request(
+            "pitfalls",
+            f"plan-{run}-{i:02d}",
+            command_body(
+                "/ml-pitfalls",
+                plan,
+                response_url=fake.response_url(f"plan-{run}-{i:02d}"),
+                user="UFAIRPLANS",
+                channel=f"CF{run}",
+            ),
+            FORM,
+        )
+        for i in range(plans)
+    ]
+    barrier = threading.Barrier(len(burst))
+    threads = [
+        threading.Thread(target=_send, args=(f"{url}/slack/events", r, barrier, timeout))
+        for r in burst
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout + 5)
+    during = the_dm("busy")
+    _post(f"{url}/slack/events", during, timeout)
+    dm_seconds = _answered_at(fake, during.name, timeout) - during.started
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done = [t for t in _answer_calls(fake, burst).values() if t]
+        if len(done) == len(burst):
+            break
+        time.sleep(0.05)
+    done = [t for t in _answer_calls(fake, burst).values() if t]
+    started = min((r.started for r in burst if r.started), default=time.monotonic())
+    time.sleep(1.0)  # let the last replies' memory go
+    return FairResult(
+        plans=plans,
+        plan_chars=len(plan),
+        dm_seconds=dm_seconds,
+        idle_dm_seconds=idle_seconds,
+        plans_answered=len(done),
+        plans_seconds=max((t[0] for t in done), default=started) - started,
+        rss_before_mb=rss_before,
+        rss_after_mb=_rss_mb(pid),
+    )
 
 
 def _requests(fake: Any, *, dms: int, commands: int, seed: int) -> list[_Request]:
@@ -205,6 +308,7 @@ def bench_load(
     idle_rounds: int = 10,
     request_timeout: float = 60,
     seed: int = 3,
+    plans: int = 20,
 ) -> LoadResult:
     from tests.fake_slack import FakeSlack
 
@@ -233,11 +337,13 @@ def bench_load(
                 )
                 time.sleep(grace)
                 calls = _answer_calls(fake, requests)
+                log(f"load: {plans} pasted plans of 8,000 characters, then another member's DM")
+                fair = _fairness(fake, url, process.pid, plans=plans, timeout=request_timeout)
             finally:
                 stop_process(process)
     finally:
         fake.stop()
-    return replace(_judge(requests, calls), idle_ack=idle_ack)
+    return replace(_judge(requests, calls), idle_ack=idle_ack, fair=fair)
 
 
 def _judge(requests: list[_Request], calls: dict[str, list[float]]) -> LoadResult:

@@ -9,20 +9,33 @@ delay the acknowledgements queued behind it. Two things keep model work out of t
   most ``max_defer`` seconds. A burst is acknowledged first; its answers follow at once.
 Listeners hand whole replies to ``background`` and return: a reply waiting for the model then
 holds a thread of this module's reply pool, never one of the Bolt threads that run acks.
+
+Both pools are fair rather than first come, first served. Each piece of work names who it is
+for (``owner``, a workspace and member) and what it costs (about a unit per 1,000 characters).
+It is ranked by how much of its owner's work was already waiting or running when it arrived,
+then by cost: one member's burst of twenty pasted plans queues behind itself, and another
+member's question goes next. Work on a big input hands its memory back to the system after.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import gc
+import heapq
+import itertools
 import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["ModelWork"]
+__all__ = ["FairPool", "ModelWork", "cost_of"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -41,6 +54,103 @@ def _lower_priority(nice: int) -> None:
         log.debug("could not lower the priority of the model threads", exc_info=True)
 
 
+# Work this costly (about 4,000 characters of input) gives its memory back when it is done.
+BIG_COST = 4
+_current = threading.local()  # the owner and cost of the reply a thread is working on
+
+
+def cost_of(text: str) -> int:
+    """A piece of work's cost: one unit, plus one per 1,000 characters of input."""
+    return 1 + len(text) // 1000
+
+
+def _release_memory() -> None:
+    """Collect, then ask the C allocator to return freed pages (glibc only)."""
+    gc.collect()
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL(libc_name).malloc_trim(0)
+
+
+class FairPool:
+    """A fixed set of threads serving queued work fairly across owners (see the module doc)."""
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        name: str,
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
+        self._ready = threading.Condition()
+        self._queue: list[tuple[int, int, int, str, Callable[[], Any], Future[Any]]] = []
+        self._load: Counter[str] = Counter()  # each owner's work, queued or running
+        self._order = itertools.count()
+        self._closed = False
+        self._initializer = initializer
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}_{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[], T], *, owner: str = "", cost: int = 1) -> Future[T]:
+        future: Future[T] = Future()
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("the pool is shut down")
+            rank = self._load[owner]
+            self._load[owner] += 1
+            heapq.heappush(self._queue, (rank, cost, next(self._order), owner, fn, future))
+            self._ready.notify()
+        return future
+
+    def waiting(self) -> int:
+        with self._ready:
+            return len(self._queue)
+
+    def _serve(self) -> None:
+        if self._initializer is not None:
+            self._initializer()
+        while True:
+            with self._ready:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                _, cost, _, owner, fn, future = heapq.heappop(self._queue)
+            try:
+                if future.set_running_or_notify_cancel():
+                    _current.owner, _current.cost = owner, cost
+                    try:
+                        future.set_result(fn())
+                    except BaseException as exc:  # the caller gets it from the future
+                        future.set_exception(exc)
+                    finally:
+                        _current.owner, _current.cost = "", 1
+                        del fn
+                        if cost >= BIG_COST:
+                            _release_memory()
+            finally:
+                with self._ready:
+                    self._load[owner] -= 1
+                    if not self._load[owner]:
+                        del self._load[owner]
+
+    def shutdown(self) -> None:
+        """Stop taking work and cancel what is still queued (running work finishes)."""
+        with self._ready:
+            self._closed = True
+            queued, self._queue = self._queue, []
+            for _, _, _, owner, _, future in queued:
+                future.cancel()
+                self._load[owner] -= 1
+            self._ready.notify_all()
+
+
 class ModelWork:
     """A bounded pool for model work; ``run`` waits for the result in the caller's thread."""
 
@@ -57,20 +167,29 @@ class ModelWork:
         self.max_defer = max_defer
         self._acknowledging = 0
         self._quiet = threading.Condition()
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers,
-            thread_name_prefix="model",
-            initializer=_lower_priority,
-            initargs=(nice,),
-        )
+        self._pool = FairPool(workers, name="model", initializer=lambda: _lower_priority(nice))
         # Replies: retrieve (waiting for a model thread), record, post. Mostly waiting.
-        self._replies = ThreadPoolExecutor(max_workers=reply_workers, thread_name_prefix="reply")
+        self._replies = FairPool(reply_workers, name="reply")
 
     def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._pool.submit(self._after_acks, fn, *args, **kwargs).result()
+        """Run model work and wait for it; it is queued as the reply it serves (its owner and
+        cost) when called from one."""
+        owner, cost = getattr(_current, "owner", ""), getattr(_current, "cost", 1)
+        return self._pool.submit(
+            lambda: self._after_acks(fn, *args, **kwargs), owner=owner, cost=cost
+        ).result()
 
-    def background(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
-        """Run a whole reply later on the reply pool; its exceptions are logged."""
+    def background(
+        self,
+        fn: Callable[..., object],
+        /,
+        *args: Any,
+        owner: str = "",
+        cost: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        """Run a whole reply later on the reply pool, fairly among owners; its exceptions are
+        logged."""
 
         def logged() -> None:
             try:
@@ -78,7 +197,7 @@ class ModelWork:
             except Exception:
                 log.exception("background reply failed")
 
-        self._replies.submit(logged)
+        self._replies.submit(logged, owner=owner, cost=cost)
 
     @contextmanager
     def acknowledging(self) -> Iterator[None]:
@@ -101,5 +220,5 @@ class ModelWork:
         return fn(*args, **kwargs)
 
     def shutdown(self) -> None:
-        self._replies.shutdown(wait=False, cancel_futures=True)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._replies.shutdown()
+        self._pool.shutdown()

@@ -20,6 +20,7 @@ from bot.slack.oauth import (
     register_uninstall_listeners,
     require_installation,
 )
+from bot.slack.payloads import validate_payloads
 from bot.slack.retries import retry_handlers
 
 __all__ = ["create_app", "make_web_client"]
@@ -84,6 +85,7 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
         listener_executor=_started_pool(LISTENER_WORKERS),
     )
     app.use(request_logging)
+    app.use(validate_payloads)
     app.use(make_dedupe_middleware(deps.storage))
     register_listeners(app, deps)
     if installations is not None:

@@ -14,6 +14,7 @@ from bot.answers import QuestionError
 from bot.slack.blocks import answer_message, error_message
 from bot.slack.deps import BotDeps
 from bot.store import as_utc
+from bot.work import cost_of
 
 __all__ = ["FAILURE_TEXT", "answer_in_slack", "answer_later", "recover_stalled"]
 
@@ -147,6 +148,8 @@ def answer_later(
             event_id = None
     deps.work.background(
         answer_in_slack,
+        owner=f"{team_id}:{user}",
+        cost=cost_of(question),
         deps=deps,
         client=client,
         team_id=team_id,
@@ -205,6 +208,8 @@ def recover_stalled(
             continue
         deps.work.background(
             answer_in_slack,
+            owner=f"{job.team_id}:{job.user_id}",
+            cost=cost_of(job.question),
             deps=deps,
             client=client,
             team_id=job.team_id,

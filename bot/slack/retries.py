@@ -1,5 +1,6 @@
 """How the Web API client retries: rate limits with a capped wait, Slack's 5xx, its transient
-``ok: false`` errors and dropped connections with backoff. A reply that still fails raises, and its caller logs it by name."""
+``ok: false`` errors and dropped connections with backoff. A reply that still fails raises,
+and its caller logs it by name."""
 
 from __future__ import annotations
 

@@ -305,7 +305,8 @@ class _Gateway:
             if path == "/slack/events":
                 refused = read_verified(environ, verifier=self.verifier, storage=storage)
                 if refused is not None:
-                    return self._json(start_response, refused.status, {"error": refused.error})
+                    answer = refused.body if refused.body is not None else {"error": refused.error}
+                    return self._json(start_response, refused.status, answer)
             return handler(environ, start_response)
 
     @staticmethod

@@ -92,9 +92,10 @@ def test_idle_and_stalled_connections_hold_no_one_up(
     finally:
         for sock in idle:
             sock.close()
-    assert json.loads(urllib.request.urlopen(running_app.url + "/healthz", timeout=5).read())[
-        "status"
-    ] == "ok"
+    assert (
+        json.loads(urllib.request.urlopen(running_app.url + "/healthz", timeout=5).read())["status"]
+        == "ok"
+    )
 
 
 def test_a_replayed_slash_command_runs_once(running_app: RunningApp, slack: FakeSlack) -> None:

@@ -18,6 +18,7 @@ from bot.slack.blocks import (
 from bot.slack.deps import BotDeps
 from bot.slack.replies import FAILURE_TEXT
 from bot.slack.text import slack_to_plain
+from bot.work import cost_of
 
 MAX_PLAN_CHARS = 8000
 
@@ -67,6 +68,12 @@ def make_ml_pitfalls_handlers(
         text = slack_to_plain(command.get("text", ""))
         # Without text the catalogue, and for a pitfall's name its details, went with the ack.
         if text.strip() and find_pitfall(deps.services.pitfalls, text) is None:
-            deps.work.background(check_and_respond, text, respond)
+            deps.work.background(
+                check_and_respond,
+                text,
+                respond,
+                owner=f"{command.get('team_id', '')}:{command.get('user_id', '')}",
+                cost=cost_of(text[:MAX_PLAN_CHARS]),
+            )
 
     return ack_ml_pitfalls, check_plan

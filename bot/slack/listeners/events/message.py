@@ -13,6 +13,7 @@ from bot.slack.radar import radar_check
 from bot.slack.replies import answer_later
 from bot.slack.text import mentions_user, slack_to_plain
 from bot.slack.workspaces import team_of
+from bot.work import cost_of
 
 # Edits, deletions, joins and the like are not questions.
 _IGNORED_SUBTYPES = {None, "file_share", "thread_broadcast"}
@@ -40,7 +41,15 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
         if event.get("channel_type") != "im" and not is_question:
             # Radar off means the text is not even looked at.
             if deps.storage.radar.radar_enabled(team_id=team, channel_id=channel):
-                deps.work.background(radar_check, deps, client, event, team)
+                deps.work.background(
+                    radar_check,
+                    deps,
+                    client,
+                    event,
+                    team,
+                    owner=f"{team}:{event['user']}",
+                    cost=cost_of(text),
+                )
             return
         # In a channel only follow-ups in the bot's threads count, and not those that mention
         # the bot: app_mention answers those.

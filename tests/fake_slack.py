@@ -39,6 +39,9 @@ class FakeSlack:
         self._failures: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self.handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self.history: dict[str, list[dict[str, Any]]] = {}
+        # When on, posted messages join their channel's history (and their thread's replies),
+        # metadata included, as in Slack.
+        self.keep_posts = False
         self.users: dict[str, dict[str, Any]] = {}
         self.valid_tokens: set[str] | None = None
         # OAuth: a code handed out by "Slack" for a workspace, and each installed bot token's
@@ -123,6 +126,7 @@ class FakeSlack:
             self._failures.clear()
             self.history.clear()
             self.handlers.clear()
+            self.keep_posts = False
 
     # inspection --------------------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[Call]:
@@ -234,7 +238,20 @@ class FakeSlack:
             }
         if method == "chat.postMessage":
             ts = self._next_ts()
+            if self.keep_posts:
+                message = {
+                    "ts": ts,
+                    "bot_id": self.BOT_ID,
+                    "text": params.get("text", ""),
+                    "thread_ts": params.get("thread_ts"),
+                    "metadata": params.get("metadata"),
+                }
+                self.history.setdefault(str(params.get("channel")), []).append(message)
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"ts": ts}}
+        if method == "conversations.replies":
+            thread = str(params.get("ts"))
+            messages = self.history.get(params.get("channel", ""), [])
+            return {"ok": True, "messages": [m for m in messages if m.get("thread_ts") == thread]}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "chat.update":

@@ -21,6 +21,7 @@ from bot.slack.oauth import (
     require_installation,
 )
 from bot.slack.payloads import validate_payloads
+from bot.slack.replies import make_intake_middleware
 from bot.slack.retries import retry_handlers
 
 __all__ = ["create_app", "make_web_client"]
@@ -87,6 +88,7 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
     app.use(request_logging)
     app.use(validate_payloads)
     app.use(make_dedupe_middleware(deps.storage))
+    app.use(make_intake_middleware(deps))  # before the listeners' own middleware (Assistant)
     register_listeners(app, deps)
     if installations is not None:
         register_uninstall_listeners(app, installations=installations, storage=deps.storage)

@@ -1,6 +1,6 @@
 """Acknowledged questions are never lost: the server is killed (SIGKILL) while Slack refuses
-every reply, restarted on the same database, and each acknowledged question then gets exactly
-one answer. On SQLite and on PostgreSQL."""
+every reply, or in the middle of a burst of DMs, restarted on the same database, and each
+acknowledged question then gets exactly one answer. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -83,6 +84,64 @@ def test_a_killed_server_answers_every_acknowledged_question_once_after_restart(
 
     # Slack is back; the server restarts on the same database.
     fake_slack.reset()
+    process, _ = _start(env, log)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            delivered = Counter(c.params["channel"] for c in fake_slack.calls("chat.postMessage"))
+            if set(delivered) >= set(channels):
+                break
+            time.sleep(0.2)
+        time.sleep(3.0)  # a lease period more: nothing is posted twice
+        delivered = Counter(c.params["channel"] for c in fake_slack.calls("chat.postMessage"))
+        assert delivered == Counter(channels), log.read_text(errors="replace")[-3000:]
+        assert Storage.from_url(database).jobs.stalled(now=_far_future()) == []
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+BURST = 20
+
+
+def test_a_server_killed_mid_burst_answers_each_question_exactly_once(
+    fake_slack: FakeSlack, built_data_dir: Path, tmp_path: Path, database: str
+) -> None:
+    fake_slack.reset()
+    fake_slack.keep_posts = True  # replies are in the channel's history, as in Slack
+    env = app_env(
+        fake_slack,
+        built_data_dir,
+        DATABASE_URL=database,
+        JOB_LEASE_SECONDS="2",
+        MODEL_WORKERS="1",
+    )
+    log = tmp_path / "burst.log"
+    process, url = _start(env, log)
+    channels = [f"DBURST{i:02d}" for i in range(BURST)]
+    statuses: list[int] = []
+    barrier = threading.Barrier(BURST)
+
+    def ask(channel: str) -> None:
+        barrier.wait(10)
+        body = event_body(dm("How do we evaluate a model before launch?", channel=channel))
+        statuses.append(post(f"{url}/slack/events", body)[0])
+
+    threads = [threading.Thread(target=ask, args=(c,)) for c in channels]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert statuses == [200] * BURST  # all acknowledged
+        # Some answers are out, some are being worked on, the rest wait: kill it now.
+        fake_slack.wait_for("chat.postMessage", 2, timeout=30)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    before = Counter(c.params["channel"] for c in fake_slack.calls("chat.postMessage"))
+    assert 0 < sum(before.values()) < BURST, "the kill should land in the middle of the burst"
+
     process, _ = _start(env, log)
     try:
         deadline = time.monotonic() + 90

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.deps import BotDeps
-from bot.slack.replies import answer_later
+from bot.slack.replies import JOB_KEY, answer_later, decline
 from bot.slack.text import slack_to_plain
 from bot.slack.workspaces import team_of
 
@@ -86,6 +86,7 @@ def register(app: App, deps: BotDeps) -> None:
         set_title: SetTitle,
     ) -> None:
         if payload.get("subtype") not in (None, "file_share"):
+            decline(deps, context)
             return
         channel, thread_ts = payload["channel"], payload["thread_ts"]
         question = slack_to_plain(payload.get("text", ""), bot_user_id=context.bot_user_id)
@@ -100,7 +101,7 @@ def register(app: App, deps: BotDeps) -> None:
         answer_later(
             deps=deps,
             client=client,
-            body=body,
+            job=context.get(JOB_KEY),
             team_id=team,
             channel=channel,
             user=payload["user"],

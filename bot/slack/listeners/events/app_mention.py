@@ -8,7 +8,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.slack.deps import BotDeps
-from bot.slack.replies import answer_later
+from bot.slack.replies import JOB_KEY, answer_later
 from bot.slack.text import slack_to_plain
 from bot.slack.workspaces import team_of
 
@@ -32,7 +32,7 @@ def make_app_mention_handler(deps: BotDeps) -> Callable[..., None]:
         answer_later(
             deps=deps,
             client=client,
-            body=body,
+            job=context.get(JOB_KEY),
             team_id=team,
             channel=channel,
             user=event.get("user", ""),

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.slack.deps import BotDeps
 from bot.slack.radar import radar_check
-from bot.slack.replies import answer_later
+from bot.slack.replies import JOB_KEY, answer_later, decline
 from bot.slack.text import mentions_user, slack_to_plain
 from bot.slack.workspaces import team_of
 from bot.work import cost_of
@@ -56,12 +56,13 @@ def make_message_handler(deps: BotDeps) -> Callable[..., None]:
         if event.get("channel_type") != "im" and (
             earlier is None or mentions_user(text, context.bot_user_id)
         ):
+            decline(deps, context)
             return
         # Answered on the reply pool: this Bolt thread is free for other acks at once.
         answer_later(
             deps=deps,
             client=client,
-            body=body,
+            job=context.get(JOB_KEY),
             team_id=team,
             channel=channel,
             user=event["user"],

@@ -110,7 +110,7 @@ def _fairness(fake: Any, url: str, pid: int, *, plans: int, timeout: float) -> F
     from knowledge import load_labelled_messages
     from tests.slack_requests import FORM, command_body, dm, event_body
 
-    run = uuid.uuid4().hex[:8]
+    run = uuid.uuid4().hex[:8].upper()  # Slack ids are upper-case (the edge checks)
     # A long, varied plan: the labelled messages one after another, cut at 8,000 characters.
     messages = " ".join(m.text for m in load_labelled_messages().messages)
     plan = (messages * (8000 // max(len(messages), 1) + 1))[:8000]
@@ -121,7 +121,7 @@ def _fairness(fake: Any, url: str, pid: int, *, plans: int, timeout: float) -> F
         body = event_body(dm(question, user="UFAIRDM", channel=channel), event_id=f"EvF{run}{tag}")
         return _Request("dm", channel, body, "application/json")
 
-    idle = the_dm("idle")
+    idle = the_dm("IDLE")
     _post(f"{url}/slack/events", idle, timeout)
     idle_seconds = _answered_at(fake, idle.name, timeout) - idle.started
     rss_before = _rss_mb(pid)
@@ -149,7 +149,7 @@ def _fairness(fake: Any, url: str, pid: int, *, plans: int, timeout: float) -> F
         thread.start()
     for thread in threads:
         thread.join(timeout=timeout + 5)
-    during = the_dm("busy")
+    during = the_dm("BUSY")
     _post(f"{url}/slack/events", during, timeout)
     dm_seconds = _answered_at(fake, during.name, timeout) - during.started
     end = time.monotonic() + timeout
@@ -178,7 +178,7 @@ def _requests(fake: Any, *, dms: int, commands: int, seed: int) -> list[_Request
     from knowledge import load_labelled_messages
     from tests.slack_requests import FORM, command_body, dm, event_body
 
-    run = uuid.uuid4().hex[:8]
+    run = uuid.uuid4().hex[:8].upper()  # Slack ids are upper-case (the edge checks)
     questions = question_set(max(dms, 1))
     plans = [m.text for m in load_labelled_messages().messages]
     out = []

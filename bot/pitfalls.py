@@ -316,8 +316,14 @@ class PitfallDetector:
             _save_cache(path, buffer.getvalue(), "pitfall-vectors-*.npy")
         return vectors
 
-    def score_many(self, texts: Sequence[str]) -> list[list[PitfallMatch]]:
-        """Matches above the threshold for each text, best first (one encode call in all)."""
+    def score_many(
+        self,
+        texts: Sequence[str],
+        *,
+        encode: Callable[[list[str]], np.ndarray] | None = None,
+    ) -> list[list[PitfallMatch]]:
+        """Matches above the threshold for each text, best first (one encode call in all,
+        through ``encode`` when given: the bot runs it in slices on its model threads)."""
         pieces: list[str] = []
         spans: list[tuple[int, int, int]] = []  # (text number, row of the whole text, end row)
         for number, raw in enumerate(texts):
@@ -329,7 +335,7 @@ class PitfallDetector:
         results: list[list[PitfallMatch]] = [[] for _ in texts]
         if not pieces:
             return results
-        vectors = self.embedder.encode(pieces)
+        vectors = (encode or self.embedder.encode)(pieces)
         probabilities = self.probabilities(pieces, vectors)
         for number, start, end in spans:
             scores = probabilities[start]
@@ -358,8 +364,10 @@ class PitfallDetector:
         order = sorted(range(len(advice)), key=lambda i: (-round(float(similarity[i]), 3), i))
         return tuple(advice[i] for i in order)
 
-    def detect(self, text: str) -> list[PitfallMatch]:
-        return self.score_many([text])[0]
+    def detect(
+        self, text: str, *, encode: Callable[[list[str]], np.ndarray] | None = None
+    ) -> list[PitfallMatch]:
+        return self.score_many([text], encode=encode)[0]
 
 
 @dataclass(frozen=True)

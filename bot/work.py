@@ -56,6 +56,10 @@ def _lower_priority(nice: int) -> None:
 
 # Work this costly (about 4,000 characters of input) gives its memory back when it is done.
 BIG_COST = 4
+# Replies of one member that run at once (the rest of a burst waits its turn).
+REPLIES_PER_OWNER = 2
+# Texts per slice of a long input's encoding (about a quarter of a second of model time).
+SLICE = 16
 _current = threading.local()  # the owner and cost of the reply a thread is working on
 
 
@@ -83,7 +87,12 @@ class FairPool:
         *,
         name: str,
         initializer: Callable[[], None] | None = None,
+        per_owner: int | None = None,
     ) -> None:
+        """``per_owner``: at most this many of one owner's pieces of work run at once (the
+        rest wait, and other owners' work takes the free threads)."""
+        self._per_owner = per_owner
+        self._running: Counter[str] = Counter()
         self._ready = threading.Condition()
         self._queue: list[tuple[int, int, int, str, Callable[[], Any], Future[Any]]] = []
         self._load: Counter[str] = Counter()  # each owner's work, queued or running
@@ -117,11 +126,12 @@ class FairPool:
             self._initializer()
         while True:
             with self._ready:
-                while not self._queue and not self._closed:
+                while not (picked := self._pick()) and not self._closed:
                     self._ready.wait()
-                if not self._queue:
+                if not picked:
                     return
-                _, cost, _, owner, fn, future = heapq.heappop(self._queue)
+                _, cost, _, owner, fn, future = picked
+                self._running[owner] += 1
             try:
                 if future.set_running_or_notify_cancel():
                     _current.owner, _current.cost = owner, cost
@@ -139,6 +149,25 @@ class FairPool:
                     self._load[owner] -= 1
                     if not self._load[owner]:
                         del self._load[owner]
+                    self._running[owner] -= 1
+                    if not self._running[owner]:
+                        del self._running[owner]
+                    self._ready.notify_all()  # an owner at its limit may go on now
+
+    def _pick(self) -> tuple[int, int, int, str, Callable[[], Any], Future[Any]] | None:
+        """The first queued piece of work whose owner is below its limit (lock held)."""
+        skipped = []
+        picked = None
+        while self._queue:
+            item = heapq.heappop(self._queue)
+            owner = item[3]
+            if self._per_owner is None or not owner or self._running[owner] < self._per_owner:
+                picked = item
+                break
+            skipped.append(item)
+        for item in skipped:
+            heapq.heappush(self._queue, item)
+        return picked
 
     def shutdown(self) -> None:
         """Stop taking work and cancel what is still queued (running work finishes)."""
@@ -169,7 +198,9 @@ class ModelWork:
         self._quiet = threading.Condition()
         self._pool = FairPool(workers, name="model", initializer=lambda: _lower_priority(nice))
         # Replies: retrieve (waiting for a model thread), record, post. Mostly waiting.
-        self._replies = FairPool(reply_workers, name="reply")
+        # One member's replies take at most REPLIES_PER_OWNER of these threads: a burst of
+        # long pasted plans leaves the rest free for everyone else.
+        self._replies = FairPool(reply_workers, name="reply", per_owner=REPLIES_PER_OWNER)
 
     def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run model work and wait for it; it is queued as the reply it serves (its owner and
@@ -198,6 +229,19 @@ class ModelWork:
                 log.exception("background reply failed")
 
         self._replies.submit(logged, owner=owner, cost=cost)
+
+    def encode_in_slices(
+        self, encode: Callable[[list[str]], Any], texts: list[str], *, size: int = SLICE
+    ) -> Any:
+        """``encode(texts)`` as model work of ``size`` texts at a time, so a long input (a
+        pasted plan is a hundred sentences) holds a model thread for a slice at a time, and
+        other members' work is served between its slices."""
+        import numpy as np
+
+        if len(texts) <= size:
+            return self.run(encode, texts)
+        parts = [self.run(encode, texts[i : i + size]) for i in range(0, len(texts), size)]
+        return np.concatenate(parts)
 
     @contextmanager
     def acknowledging(self) -> Iterator[None]:

@@ -28,8 +28,9 @@ __all__ = [
 
 log = logging.getLogger("bot.requests")
 
-# Slack's own ids: upper-case letters and digits, well within our 32-character columns.
-SlackId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,31}$")]
+# Slack's ids are upper-case letters and digits; any plain word up to our 32-character columns
+# passes, so only what no id looks like (a 40-character id, "²", a space) is refused.
+SlackId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
 EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Ts = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,8})?$")]
 # Slack caps a message at 40,000 characters; a slash command's text is shorter still.
@@ -48,7 +49,7 @@ class _Id(_Model):
 
 
 class Command(_Model):
-    command: Annotated[str, StringConstraints(pattern=r"^/[a-z0-9_-]{1,32}$")]
+    command: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._-]{1,32}$")]
     team_id: SlackId
     user_id: SlackId
     channel_id: SlackId

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,15 @@ EMPTY_TEXT = (
 log = logging.getLogger(__name__)
 
 
-def answer_in_slack(
+def answer_in_slack(**kwargs: Any) -> None:
+    """Answer a question (see ``_answer``); its job is in hand until then."""
+    try:
+        _answer(**kwargs)
+    finally:
+        _release(kwargs.get("job"))
+
+
+def _answer(
     *,
     deps: BotDeps,
     client: WebClient,
@@ -88,7 +97,8 @@ def answer_in_slack(
     except Exception as exc:
         error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
         log.error(
-            "reply in %s (thread %s) failed after retries: %s",
+            "reply to event %s in %s (thread %s) failed after retries: %s",
+            job or "-",
             channel,
             thread_ts or "-",
             error or type(exc).__name__,
@@ -105,6 +115,29 @@ def answer_in_slack(
 def _where(channel: str, thread_ts: str | None) -> dict[str, Any]:
     """Where a reply goes: the channel, in the thread when there is one."""
     return {"channel": channel, "thread_ts": thread_ts} if thread_ts else {"channel": channel}
+
+
+# The jobs this process holds (queued or being answered): their leases are renewed, and the
+# recovery pass leaves them alone.
+_in_hand: set[str] = set()
+_in_hand_lock = threading.Lock()
+
+
+def _hold(job: str | None) -> None:
+    if job is not None:
+        with _in_hand_lock:
+            _in_hand.add(job)
+
+
+def _release(job: str | None) -> None:
+    if job is not None:
+        with _in_hand_lock:
+            _in_hand.discard(job)
+
+
+def jobs_in_hand() -> list[str]:
+    with _in_hand_lock:
+        return sorted(_in_hand)
 
 
 # Every reply to a question carries its job in Slack's message metadata, so a process that
@@ -253,6 +286,7 @@ def answer_later(
     Bolt context's JOB_KEY) is finished when the reply is posted; a process that dies
     meanwhile leaves it for another pass."""
     event_id, retaken = job if job is not None else (None, False)
+    _hold(event_id)
     deps.work.background(
         answer_in_slack,
         owner=f"{team_id}:{user}",
@@ -296,8 +330,12 @@ def recover_stalled(
     """Take over questions whose process died before replying: answer them, or apologise
     when they are too old to answer well. Returns how many were taken over."""
     now = now or dt.datetime.now(dt.UTC)
+    held = jobs_in_hand()
+    deps.storage.jobs.renew(held, worker=deps.worker_id, now=now, lease=deps.job_lease)
     taken = 0
     for event_id in deps.storage.jobs.stalled(now=now):
+        if event_id in held:
+            continue  # ours, waiting its turn: answered by this process
         job = deps.storage.jobs.take_over(
             event_id, worker=deps.worker_id, now=now, lease=deps.job_lease
         )
@@ -329,6 +367,7 @@ def recover_stalled(
             except Exception:
                 log.warning("apology for event %s failed", event_id, exc_info=True)
             continue
+        _hold(event_id)
         deps.work.background(
             answer_in_slack,
             owner=f"{job.team_id}:{job.user_id}",

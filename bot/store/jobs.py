@@ -92,6 +92,25 @@ class JobStore(Store):
             ).first()
             return session.get(EventJob, event_id) if taken else None
 
+    def renew(
+        self, event_ids: list[str], *, worker: str, now: dt.datetime, lease: dt.timedelta
+    ) -> int:
+        """Extend the leases of jobs this worker still holds (queued or being answered), so
+        no other process takes them over while they wait their turn."""
+        if not event_ids:
+            return 0
+        with self.session() as session:
+            result = session.execute(
+                update(EventJob)
+                .where(
+                    EventJob.event_id.in_(event_ids),
+                    EventJob.claimed_by == worker,
+                    EventJob.status == "pending",
+                )
+                .values(lease_expires_at=now + lease)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     def stalled(self, *, now: dt.datetime, limit: int = 50) -> list[str]:
         """Pending jobs whose lease ran out, oldest first."""
         with self.session() as session:

@@ -54,7 +54,13 @@ def make_ml_pitfalls_handlers(
 
     def check_and_respond(text: str, respond: Respond) -> None:
         try:
-            matches = deps.work.run(deps.detector.detect, text[:MAX_PLAN_CHARS])
+            # Encoded a slice at a time on the model threads: another member's question is
+            # served between the slices of a long plan.
+            embedder = deps.detector.embedder
+            matches = deps.detector.detect(
+                text[:MAX_PLAN_CHARS],
+                encode=lambda pieces: deps.work.encode_in_slices(embedder.encode, pieces),
+            )
             message = pitfall_matches_message(matches)
             if len(text) > MAX_PLAN_CHARS:
                 note = _cut_note(len(text))

@@ -107,10 +107,7 @@ _SMALL_NUMBERS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty"
 )
-_NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(_SMALL_NUMBERS.split())
-} | {
+_NUMBER_WORDS = {word: value for value, word in enumerate(_SMALL_NUMBERS.split())} | {
     "thirty": 30,
     "forty": 40,
     "fifty": 50,

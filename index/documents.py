@@ -212,8 +212,10 @@ class BlockBuilder:
             return
         before = self.blocks[-1] if self.blocks else None
         lead_in = self._lead_in
-        if before is not None and before.section == self._section() and (
-            before.is_list_item or (lead_in and before.text.endswith(lead_in))
+        if (
+            before is not None
+            and before.section == self._section()
+            and (before.is_list_item or (lead_in and before.text.endswith(lead_in)))
         ):
             unit = before.unit  # the next item of a list, or the first after its lead-in
             if not before.is_list_item:

@@ -140,15 +140,7 @@ def _fairness(fake: Any, url: str, pid: int, *, plans: int, timeout: float) -> F
         )
         for i in range(plans)
     ]
-    barrier = threading.Barrier(len(burst))
-    threads = [
-        threading.Thread(target=_send, args=(f"{url}/slack/events", r, barrier, timeout))
-        for r in burst
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout + 5)
+    _release_together(url, burst, timeout)
     during = the_dm("BUSY")
     _post(f"{url}/slack/events", during, timeout)
     dm_seconds = _answered_at(fake, during.name, timeout) - during.started
@@ -274,9 +266,8 @@ def _sequential(fake: Any, url: str, requests: list[_Request], timeout: float) -
     return times
 
 
-def _run_burst(
-    fake: Any, url: str, requests: list[_Request], *, deadline: float, timeout: float
-) -> tuple[dict[str, list[float]], float]:
+def _release_together(url: str, requests: list[_Request], timeout: float) -> None:
+    """Send every request at once (one thread each, behind a barrier) and wait for them."""
     barrier = threading.Barrier(len(requests))
     threads = [
         threading.Thread(target=_send, args=(f"{url}/slack/events", r, barrier, timeout))
@@ -286,6 +277,12 @@ def _run_burst(
         thread.start()
     for thread in threads:
         thread.join(timeout=timeout + 5)
+
+
+def _run_burst(
+    fake: Any, url: str, requests: list[_Request], *, deadline: float, timeout: float
+) -> tuple[dict[str, list[float]], float]:
+    _release_together(url, requests, timeout)
     # Only acknowledged requests can be answered: do not wait out the deadline for the others.
     expected = sum(r.kind != "checklist" and r.status == 200 for r in requests)
     end = time.monotonic() + deadline

@@ -19,9 +19,9 @@ member's question goes next. Work on a big input hands its memory back to the sy
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
+import functools
 import gc
 import heapq
 import itertools
@@ -68,14 +68,23 @@ def cost_of(text: str) -> int:
     return 1 + len(text) // 1000
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, looked up once (find_library may run ldconfig); None elsewhere."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return None
+    try:
+        return ctypes.CDLL(libc_name).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
 def _release_memory() -> None:
     """Collect, then ask the C allocator to return freed pages (glibc only)."""
     gc.collect()
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL(libc_name).malloc_trim(0)
+    if (trim := _malloc_trim()) is not None:
+        trim(0)
 
 
 class FairPool:
@@ -116,10 +125,6 @@ class FairPool:
             heapq.heappush(self._queue, (rank, cost, next(self._order), owner, fn, future))
             self._ready.notify()
         return future
-
-    def waiting(self) -> int:
-        with self._ready:
-            return len(self._queue)
 
     def _serve(self) -> None:
         if self._initializer is not None:

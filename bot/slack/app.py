@@ -55,8 +55,16 @@ def _started_pool(workers: int) -> ThreadPoolExecutor:
     return pool
 
 
-def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = None) -> App:
+def create_app(
+    *,
+    settings: Settings,
+    deps: BotDeps,
+    client: WebClient | None = None,
+    edge_checked: bool = False,
+) -> App:
     """The Slack app. The token is checked by the caller (``mlbot serve``), not here.
+    ``edge_checked``: requests reach it through the HTTP edge, which has checked their
+    payloads already (``bot/slack/edge.py``); otherwise the app checks them itself.
 
     In OAuth mode (``settings.oauth_mode``) it also serves Bolt's install and redirect paths,
     answers each workspace with its installation's token, and forgets a workspace that
@@ -86,7 +94,8 @@ def create_app(*, settings: Settings, deps: BotDeps, client: WebClient | None = 
         listener_executor=_started_pool(LISTENER_WORKERS),
     )
     app.use(request_logging)
-    app.use(validate_payloads)
+    if not edge_checked:
+        app.use(validate_payloads)
     app.use(make_dedupe_middleware(deps.storage))
     app.use(make_intake_middleware(deps))  # before the listeners' own middleware (Assistant)
     register_listeners(app, deps)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
-from bot.slack.payloads import REFUSED_TEXT, check_payload, log_refusal
+from bot.slack.payloads import refusal
 from bot.store import Storage
 from bot.store.migrate import current_revision, head_revision, upgrade
 
@@ -93,12 +93,10 @@ def read_verified(
     if data is None:
         log.info("refused a signed request whose body is not Slack's JSON or form")
         return Refusal("400 Bad Request", "malformed body")
-    wrong = check_payload(data)
-    if wrong:
+    answer = refusal(data)
+    if answer is not None:
         # Signed, but not what Slack sends (a 40-character id, a list for an event…): Bolt's
         # own middleware would trip over it. Acknowledged and dropped; a command is told.
-        kind = log_refusal(data, wrong)
-        answer = {"response_type": "ephemeral", "text": REFUSED_TEXT} if kind == "command" else {}
         return Refusal("200 OK", "malformed payload", answer)
     # Events carry an id that is claimed once (a replay is dropped as a redelivery); commands
     # and interactions carry none, so their signature is claimed instead.

@@ -11,6 +11,7 @@ else Slack sends passes untouched. Refusals are logged by field name, never by v
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "REFUSED_TEXT",
     "check_payload",
-    "log_refusal",
+    "refusal",
     "validate_payloads",
 ]
 
@@ -154,22 +155,26 @@ def payload_kind(body: dict[str, Any]) -> str:
     return kind if isinstance(kind, str) and kind in _KNOWN_KINDS else "other"
 
 
-def log_refusal(body: dict[str, Any], wrong: list[str]) -> str:
+def refusal(body: dict[str, Any]) -> dict[str, Any] | None:
+    """None for a payload Slack could have sent; else the answer that acknowledges and drops
+    it (a command's one-line apology, empty for the rest), the refusal logged by field."""
+    wrong = check_payload(body)
+    if not wrong:
+        return None
     kind = payload_kind(body)
     # Field names come from our models (list positions aside), so they are safe to log.
     log.info("refused a malformed %s payload (fields: %s)", kind, ", ".join(wrong[:10]))
-    return kind
+    return {"response_type": "ephemeral", "text": REFUSED_TEXT} if kind == "command" else {}
 
 
 def validate_payloads(body: dict[str, Any], next: Callable[[], BoltResponse]) -> Any:
-    """Bolt middleware: drop a payload whose fields are not what Slack sends."""
-    wrong = check_payload(body)
-    if not wrong:
+    """Bolt middleware (Socket Mode, where no HTTP edge checks first): drop a payload whose
+    fields are not what Slack sends."""
+    answer = refusal(body)
+    if answer is None:
         return next()
-    if log_refusal(body, wrong) == "command":
-        return BoltResponse(
-            status=200,
-            body=f'{{"response_type": "ephemeral", "text": "{REFUSED_TEXT}"}}',
-            headers={"content-type": "application/json"},
-        )
-    return BoltResponse(status=200, body="")
+    return BoltResponse(
+        status=200,
+        body=json.dumps(answer) if answer else "",
+        headers={"content-type": "application/json"},
+    )

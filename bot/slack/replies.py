@@ -32,15 +32,7 @@ EMPTY_TEXT = (
 log = logging.getLogger(__name__)
 
 
-def answer_in_slack(**kwargs: Any) -> None:
-    """Answer a question (see ``_answer``); its job is in hand until then."""
-    try:
-        _answer(**kwargs)
-    finally:
-        _release(kwargs.get("job"))
-
-
-def _answer(
+def answer_in_slack(
     *,
     deps: BotDeps,
     client: WebClient,
@@ -286,11 +278,7 @@ def answer_later(
     Bolt context's JOB_KEY) is finished when the reply is posted; a process that dies
     meanwhile leaves it for another pass."""
     event_id, retaken = job if job is not None else (None, False)
-    _hold(event_id)
-    deps.work.background(
-        answer_in_slack,
-        owner=f"{team_id}:{user}",
-        cost=cost_of(question),
+    _answer_in_background(
         deps=deps,
         client=client,
         team_id=team_id,
@@ -302,6 +290,43 @@ def answer_later(
         job=event_id,
         retaken=retaken,
     )
+
+
+def _answer_in_background(
+    *,
+    deps: BotDeps,
+    client: WebClient,
+    team_id: str,
+    channel: str,
+    user: str,
+    question: str,
+    thread_ts: str | None,
+    context: str | None,
+    job: str | None,
+    retaken: bool,
+) -> None:
+    """``answer_in_slack`` on the reply pool, queued as its asker's work; the job is in this
+    process's hand (its lease renewed, recovery leaving it alone) until the answer is done."""
+
+    def answer() -> None:
+        try:
+            answer_in_slack(
+                deps=deps,
+                client=client,
+                team_id=team_id,
+                channel=channel,
+                user=user,
+                question=question,
+                thread_ts=thread_ts,
+                context=context,
+                job=job,
+                retaken=retaken,
+            )
+        finally:
+            _release(job)
+
+    _hold(job)
+    deps.work.background(answer, owner=f"{team_id}:{user}", cost=cost_of(question))
 
 
 MAX_ATTEMPTS = 4
@@ -367,11 +392,7 @@ def recover_stalled(
             except Exception:
                 log.warning("apology for event %s failed", event_id, exc_info=True)
             continue
-        _hold(event_id)
-        deps.work.background(
-            answer_in_slack,
-            owner=f"{job.team_id}:{job.user_id}",
-            cost=cost_of(job.question),
+        _answer_in_background(
             deps=deps,
             client=client,
             team_id=job.team_id,

@@ -124,6 +124,7 @@ def build_bot(
     client: WebClient,
     bot_user_id: str | None = None,
     team_id: str | None = None,
+    edge_checked: bool = False,
 ) -> tuple[App, BotDeps]:
     """Load the model, index, catalogues and database, then build the app. ``team_id`` is the
     bot token's workspace in single-workspace mode: rows stored before workspaces existed
@@ -163,7 +164,8 @@ def build_bot(
         job_lease=dt.timedelta(seconds=settings.job_lease_seconds),
         workspaces=workspaces,
     )
-    return create_app(settings=settings, deps=deps, client=client), deps
+    app = create_app(settings=settings, deps=deps, client=client, edge_checked=edge_checked)
+    return app, deps
 
 
 def run_recovery(
@@ -357,6 +359,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> None:
                 client=client,
                 bot_user_id=identity.get("user_id"),
                 team_id=identity.get("team_id"),
+                edge_checked=True,  # the _Gateway checks every payload before Bolt
             )
         except Exception as exc:
             gateway.failure = f"failed to load: {exc}"

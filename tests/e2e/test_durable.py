@@ -36,6 +36,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+def _durable_env(fake_slack: FakeSlack, data_dir: Path, database: str) -> dict[str, str]:
+    """The server on ``database``, with short leases and one model thread (so a burst's
+    answers take long enough to be interrupted)."""
+    return app_env(
+        fake_slack, data_dir, DATABASE_URL=database, JOB_LEASE_SECONDS="2", MODEL_WORKERS="1"
+    )
+
+
 def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("ab") as out:
@@ -54,13 +62,7 @@ def test_a_killed_server_answers_every_acknowledged_question_once_after_restart(
     fake_slack: FakeSlack, built_data_dir: Path, tmp_path: Path, database: str
 ) -> None:
     fake_slack.reset()
-    env = app_env(
-        fake_slack,
-        built_data_dir,
-        DATABASE_URL=database,
-        JOB_LEASE_SECONDS="2",
-        MODEL_WORKERS="1",
-    )
+    env = _durable_env(fake_slack, built_data_dir, database)
     log = tmp_path / "durable.log"
     process, url = _start(env, log)
     # Slack is down: every reply fails (after the client's retries), so none is delivered.
@@ -95,13 +97,7 @@ def test_a_server_killed_mid_burst_answers_each_question_exactly_once(
 ) -> None:
     fake_slack.reset()
     fake_slack.keep_posts = True  # replies are in the channel's history, as in Slack
-    env = app_env(
-        fake_slack,
-        built_data_dir,
-        DATABASE_URL=database,
-        JOB_LEASE_SECONDS="2",
-        MODEL_WORKERS="1",
-    )
+    env = _durable_env(fake_slack, built_data_dir, database)
     log = tmp_path / "burst.log"
     process, url = _start(env, log)
     channels = [f"DBURST{i:02d}" for i in range(BURST)]

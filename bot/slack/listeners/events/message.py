@@ -10,20 +10,17 @@ from slack_sdk import WebClient
 
 from bot.slack.deps import BotDeps
 from bot.slack.radar import radar_check
-from bot.slack.replies import JOB_KEY, answer_later, decline
+from bot.slack.replies import JOB_KEY, QUESTION_SUBTYPES, answer_later, decline
 from bot.slack.text import mentions_user, slack_to_plain
 from bot.slack.workspaces import team_of
 from bot.work import cost_of
-
-# Edits, deletions, joins and the like are not questions.
-_IGNORED_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
 
 def make_message_handler(deps: BotDeps) -> Callable[..., None]:
     def handle_message(
         event: dict[str, Any], client: WebClient, context: Any, body: dict[str, Any]
     ) -> None:
-        if event.get("bot_id") or event.get("subtype") not in _IGNORED_SUBTYPES:
+        if event.get("bot_id") or event.get("subtype") not in QUESTION_SUBTYPES:
             return
         if not event.get("user") or event.get("user") == context.bot_user_id:
             return

@@ -51,6 +51,10 @@ SAME_SECTION_MARGIN = 0.03
 # on to answer it).
 SETUP_MARGIN = 0.05
 SETUP_SECTION_MARGIN = 0.3
+# A lead list whose asked-about item stands out, but would start more than this many words in
+# (the answer-first line the composition evaluation holds every answer to), shows its lead-in
+# and that item only, with a count of the rest, unless the question asks for the whole list.
+ITEM_WITHIN_WORDS = 60
 # A supporting list shows its lead-in and at most this many items (the matched one first).
 SUPPORT_LIST_ITEMS = 1
 # How far below the lead a list unit may score and still lead a question that asks for a list.
@@ -423,7 +427,14 @@ class Composer:
         return count
 
     def _list_quote(
-        self, members: list[int], pid: int, qvec: np.ndarray, score: float, *, support: bool
+        self,
+        members: list[int],
+        pid: int,
+        qvec: np.ndarray,
+        score: float,
+        *,
+        support: bool,
+        question: str = "",
     ) -> Quote:
         lead_ins = [p for p in members if self.passages[p].kind == LEAD_IN]
         items = [p for p in members if self.passages[p].kind == ITEM]
@@ -445,6 +456,16 @@ class Composer:
             ranked = sorted(items, key=lambda p: -sims[p])
             if ranked[0] == pid and sims[ranked[0]] - sims[ranked[1]] >= 0.08:
                 bold_items = [pid]
+        if bold_items and not _ASKS_LIST.search(question):
+            before = [self.passages[p].sentences[s] for p, s in spans]
+            before += [self.passages[p].text for p in items[: items.index(pid)]]
+            if sum(word_count(t) for t in before) > ITEM_WITHIN_WORDS:
+                # The item asked about would come too far down: its lead-in and it alone, with
+                # a count of the others.
+                quote = self._quote(
+                    spans=spans, answer=set(), score=score, items=[pid], bold_items=[pid], cap=1
+                )
+                return _with_more(quote, len(items) - 1)
         return self._quote(
             spans=spans, answer=set(), score=score, items=items, bold_items=bold_items
         )
@@ -484,7 +505,7 @@ class Composer:
     ) -> Quote:
         members = self._list_of(pid)
         if members:
-            return self._list_quote(members, pid, qvec, score, support=support)
+            return self._list_quote(members, pid, qvec, score, support=support, question=question)
         return self._prose_quote(pid, qvec, score, question=question, support=support)
 
     # Choosing the lead -----------------------------------------------------------------------

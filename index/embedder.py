@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -15,6 +16,7 @@ __all__ = [
     "EmbedderError",
     "SentenceTransformerEmbedder",
     "Span",
+    "TokenVectors",
     "encode_lost_spans",
     "encode_with_spans",
     "pool_spans",
@@ -23,6 +25,26 @@ __all__ = [
 
 # A character range [start, end) of a text.
 Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's real tokens from one forward pass: L2-normalised vectors (n, dim) and the
+    character range (n, 2) each token covers."""
+
+    vectors: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, tokens: np.ndarray, offsets: np.ndarray) -> TokenVectors:
+        norms = np.linalg.norm(tokens, axis=1, keepdims=True)
+        vectors = (tokens / np.maximum(norms, 1e-12)).astype(np.float32)
+        return cls(vectors=vectors, offsets=offsets.astype(np.int64).reshape(-1, 2))
+
+    @classmethod
+    def empty(cls, dim: int) -> TokenVectors:
+        return cls(np.zeros((0, dim), np.float32), np.zeros((0, 2), np.int64))
+
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
@@ -213,3 +235,24 @@ class SentenceTransformerEmbedder:
             lost += [(i, m) for m in missing]
         encode_lost_spans(self, texts, spans, span_vectors, lost)
         return out, span_vectors
+
+    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 64) -> list[TokenVectors]:
+        """As ``OnnxEmbedder.encode_tokens``: each text's real tokens, vectors and offsets."""
+        if not texts:
+            return []
+        token_sets = self._model.encode(
+            list(texts), batch_size=batch_size, output_value="token_embeddings"
+        )
+        marks = self._model.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self._model.max_seq_length,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+        out = []
+        for i, tokens in enumerate(token_sets):
+            real = np.flatnonzero(~np.asarray(marks["special_tokens_mask"][i], dtype=bool))
+            offsets = np.asarray(marks["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)[real]
+            out.append(TokenVectors.of(tokens.float().cpu().numpy()[real], offsets))
+        return out

@@ -63,3 +63,12 @@ class KeywordIndex:
             start, end = self._indptr[term], self._indptr[term + 1]
             np.add.at(scores, self._indices[start:end], self._data[start:end])
         return scores
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a (tokenized) term: log(1 + (N - df + .5) / (df + .5)).
+        A term no passage holds gets the highest value."""
+        term = self.vocab_dict.get(token)
+        frequency = 0
+        if term is not None and term < len(self._indptr) - 1:
+            frequency = int(self._indptr[term + 1] - self._indptr[term])
+        return float(np.log1p((self.num_docs - frequency + 0.5) / (frequency + 0.5)))

@@ -27,6 +27,7 @@ from index.embedder import (
     DEFAULT_MODEL,
     EmbedderError,
     Span,
+    TokenVectors,
     encode_lost_spans,
     pool_spans,
     resolve_model_path,
@@ -247,6 +248,21 @@ class OnnxEmbedder:
                 lost += [(i, m) for m in missing]
         encode_lost_spans(self, texts, spans, span_vectors, lost)
         return out, span_vectors
+
+    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 64) -> list[TokenVectors]:
+        """Each text's real tokens (no special ones): L2-normalised vectors and character
+        offsets, for late interaction (see ``index.late``)."""
+        out: list[TokenVectors] = [TokenVectors.empty(self._dim)] * len(texts)
+        for chunk, encodings in self._batches(texts, batch_size):
+            tokens, _ = self._forward(encodings)
+            for row, (i, encoding) in enumerate(zip(chunk, encodings, strict=True)):
+                real = np.flatnonzero(
+                    np.asarray(encoding.attention_mask)
+                    & ~np.asarray(encoding.special_tokens_mask, dtype=bool)
+                )
+                offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)[real]
+                out[i] = TokenVectors.of(tokens[row, real], offsets)
+        return out
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False

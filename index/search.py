@@ -9,6 +9,7 @@ import numpy as np
 
 from index.documents import Passage
 from index.embedder import Embedder
+from index.late import DEPTH, HINTED_WEIGHT, WEIGHT, LateInteraction, fuse
 from index.store import LoadedIndex
 from index.text import tokenize
 
@@ -22,6 +23,8 @@ CANDIDATE_KEYS = 200
 KEYS_PER_RESULT = 40
 # How much BM25 (scaled to the query's best match) adds to the dense similarity.
 BM25_WEIGHT = 0.1
+# Share of the late-interaction score in a hybrid answer's confidence.
+LATE_CONFIDENCE = 0.5
 # Weight of an earlier question in a follow-up's query vector.
 CONTEXT_WEIGHT = 0.5
 
@@ -30,12 +33,14 @@ CONTEXT_WEIGHT = 0.5
 class Thresholds:
     """Minimum evidence to answer, per mode (calibrated on the evaluation set with `mlbot eval`).
 
-    Dense and hybrid judge the best cosine similarity between question and passage; BM25-only,
-    having no comparable scale, judges the raw BM25 score of its best passage.
+    Dense judges the best cosine similarity between question and passage; hybrid judges that
+    averaged with the best late-interaction score (``index.late``) when the embedder gives
+    token vectors; BM25-only, having no comparable scale, judges the raw BM25 score of its best
+    passage.
     """
 
     dense: float = 0.40
-    hybrid: float = 0.40
+    hybrid: float = 0.42
     bm25: float = 2.2
 
     def for_mode(self, mode: Mode) -> float:
@@ -74,6 +79,23 @@ class Retriever:
         self.embedder = embedder
         self.thresholds = thresholds or Thresholds()
         self._vocab = index.bm25.vocab_dict
+        # Token-level reranking of the hybrid search's best candidates, where the embedder can
+        # give token vectors.
+        self._late = (
+            LateInteraction(
+                embedder,  # type: ignore[arg-type]
+                index.passages,
+                weigh=self._rarity,
+            )
+            if hasattr(embedder, "encode_tokens")
+            else None
+        )
+
+    def _rarity(self, word: str) -> float:
+        """How much a question word weighs in late interaction: its idf in the keyword index
+        (stop words and words with no indexable token weigh nothing)."""
+        tokens = tokenize(word)
+        return self.index.bm25.idf(tokens[0]) if tokens else 0.0
 
     def _query_vector(self, query: str, context: str | None) -> np.ndarray:
         if not context:
@@ -113,6 +135,7 @@ class Retriever:
     ) -> SearchResult:
         n = len(self.index.passages)
         qvec = self._query_vector(query, context)
+        late_of: dict[int, float] = {}
         dense = self._dense_scores(qvec, k) if mode != "bm25" else {}
         bm25_all = self._bm25_scores(query, context) if mode != "dense" else np.zeros(n, np.float32)
         bm25_max = float(bm25_all.max()) if n else 0.0
@@ -129,6 +152,8 @@ class Retriever:
                 i: dense[i] + BM25_WEIGHT * (float(bm25_all[i]) / bm25_max if bm25_max else 0.0)
                 for i in dense
             }
+            if self._late is not None:
+                score_of, late_of = self._rerank(query, score_of, depth=max(DEPTH, k))
         elif mode == "dense":
             score_of = dense
         else:
@@ -139,6 +164,13 @@ class Retriever:
             confidence = float(bm25_all[chosen[0]]) if chosen else 0.0
         else:
             confidence = max((dense[i] for i in chosen), default=0.0)
+            if late_of and chosen:
+                # Whole-passage and word-by-word evidence together: a question about something
+                # the documents never mention can sit near a passage as a whole, but its own
+                # words find no match there.
+                confidence = (1 - LATE_CONFIDENCE) * confidence + LATE_CONFIDENCE * max(
+                    late_of[i] for i in chosen
+                )
         hits = [
             Hit(
                 passage_id=i,
@@ -164,6 +196,26 @@ class Retriever:
             answered=answered,
             nearest_sections=nearest,
             query_vector=qvec,
+        )
+
+    def _rerank(
+        self, query: str, score_of: dict[int, float], *, depth: int
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        """The best ``depth`` candidates scored again with late interaction fused in, and their
+        late-interaction scores."""
+        assert self._late is not None
+        ranked = sorted(score_of, key=lambda i: -score_of[i])[:depth]
+        if len(ranked) < 2:
+            return score_of, {}
+        first = np.asarray([score_of[i] for i in ranked], dtype=np.float32)
+        late = self._late.scores(query, ranked)
+        weights = np.asarray(
+            [HINTED_WEIGHT if self.index.passages[i].hints else WEIGHT for i in ranked]
+        )
+        fused = fuse(first, late, weights)
+        return (
+            dict(zip(ranked, fused.tolist(), strict=True)),
+            dict(zip(ranked, late.tolist(), strict=True)),
         )
 
     def _highlights(self, passage_id: int, qvec: np.ndarray) -> tuple[str, ...]:

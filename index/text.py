@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["clean_text", "split_sentences", "tokenize", "word_count"]
+__all__ = ["clean_text", "is_stopword", "split_sentences", "tokenize", "word_count"]
 
 # A sentence ends at . ! or ? (optionally followed by a closing quote or bracket) when the next
 # word starts like a sentence. Common abbreviations are protected so "e.g. the" does not split.
@@ -34,6 +34,10 @@ def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _CONTROL.sub(" ", text)
     return " ".join(text.split())
+
+
+def is_stopword(word: str) -> bool:
+    return word.lower().replace("’", "'") in _STOPWORDS
 
 
 def word_count(text: str) -> int:

@@ -261,3 +261,46 @@ def test_number_ranges_in_headings(heading: str, bounds: tuple[float, float] | N
 )
 def test_leaning_sentences(sentence: str, leans: bool) -> None:
     assert leans_on_previous(sentence) is leans
+
+
+ROLE_ITEMS = (
+    "Product: people with technical curiosity and a firm grasp of the business, who can judge "
+    "which problems are worth a model at all and explain the trade-offs to stakeholders in "
+    "plain words, week after week.",
+    "Data: people who can select models, engineer features, model and vectorise data, and "
+    "analyse results thoroughly before anyone trusts a number from them or ships a decision "
+    "on it.",
+    "Platform: people who can assess, integrate and build platforms for data and engineering "
+    "teams, including ETL processes, data warehousing and CI/CD pipelines.",
+)
+ROLES = "# Hiring for ML\n\n## Roles\n\nDefine roles around these core areas:\n\n" + "".join(
+    f"- {item}\n" for item in ROLE_ITEMS
+)
+
+
+@pytest.fixture
+def roles(tmp_path: Path) -> Composer:
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "roles.md").write_text(ROLES, encoding="utf-8")
+    embedder = HashingEmbedder()
+    build_index(knowledge_dir=knowledge, index_dir=tmp_path / "idx", embedder=embedder)
+    index = load_index(tmp_path / "idx", model=embedder.name)
+    return Composer(Retriever(index=index, embedder=embedder, thresholds=Thresholds(0.1, 0.1, 0.1)))
+
+
+def test_an_item_asked_about_far_down_a_long_list_leads_with_its_lead_in(roles: Composer) -> None:
+    question = "who should own ETL processes, data warehousing and CI/CD pipelines?"
+    composition = roles.compose(_result(roles, question, "Platform: people"))
+    assert composition is not None
+    lead = composition.lead
+    assert lead.sentences == ("Define roles around these core areas:",)
+    assert lead.items == (ROLE_ITEMS[-1],)
+    assert lead.more_items == 2  # the other two are counted, not hidden
+
+
+def test_a_question_asking_for_the_list_still_gets_all_of_it(roles: Composer) -> None:
+    question = "what are the roles, such as ETL processes, data warehousing and CI/CD pipelines?"
+    composition = roles.compose(_result(roles, question, "Platform: people"))
+    assert composition is not None
+    assert len(composition.lead.items) == 3 and composition.lead.more_items == 0

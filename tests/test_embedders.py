@@ -99,3 +99,20 @@ def test_damaged_export_is_reported(onnx_cache_dir: Path, tmp_path: Path, real_e
 def test_non_local_model_is_refused_with_advice(tmp_path: Path) -> None:
     with pytest.raises(EmbedderError, match="EMBEDDING_BACKEND=torch"):
         OnnxEmbedder("someone/unknown-model", cache_dir=tmp_path)
+
+
+def test_token_vectors_agree_across_backends_and_skip_special_tokens(
+    real_embedder, torch_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    texts = [PASSAGE, "What is the wifi password?", ""]
+    onnx, torch = real_embedder.encode_tokens(texts), torch_embedder.encode_tokens(texts)
+    for a, b in zip(onnx, torch, strict=True):
+        assert np.array_equal(a.offsets, b.offsets)
+        assert a.vectors.shape == (len(a.offsets), 384)
+        if len(a.vectors):
+            assert ((a.vectors * b.vectors).sum(axis=1)).min() > 0.9999
+            assert np.allclose(np.linalg.norm(a.vectors, axis=1), 1.0, atol=1e-5)
+            # Only real tokens: every one covers characters of the text ([CLS]/[SEP] cover none).
+            assert all(end > start for start, end in a.offsets.tolist())
+    assert [texts[1][s:e] for s, e in onnx[1].offsets.tolist()][-1] == "?"
+    assert len(onnx[2].vectors) == 0

@@ -29,21 +29,27 @@ Span = tuple[int, int]
 
 @dataclass(frozen=True)
 class TokenVectors:
-    """A text's real tokens from one forward pass: L2-normalised vectors (n, dim) and the
-    character range (n, 2) each token covers."""
+    """A text's real tokens from one forward pass: L2-normalised vectors (n, dim), the
+    character range (n, 2) each token covers, and the text's own embedding from the same pass
+    (what ``encode`` gives), so a question is run through the model once."""
 
     vectors: np.ndarray
     offsets: np.ndarray
+    pooled: np.ndarray
 
     @classmethod
-    def of(cls, tokens: np.ndarray, offsets: np.ndarray) -> TokenVectors:
+    def of(cls, tokens: np.ndarray, offsets: np.ndarray, pooled: np.ndarray) -> TokenVectors:
         norms = np.linalg.norm(tokens, axis=1, keepdims=True)
         vectors = (tokens / np.maximum(norms, 1e-12)).astype(np.float32)
-        return cls(vectors=vectors, offsets=offsets.astype(np.int64).reshape(-1, 2))
+        return cls(
+            vectors=vectors,
+            offsets=offsets.astype(np.int64).reshape(-1, 2),
+            pooled=np.asarray(pooled, np.float32),
+        )
 
     @classmethod
     def empty(cls, dim: int) -> TokenVectors:
-        return cls(np.zeros((0, dim), np.float32), np.zeros((0, 2), np.int64))
+        return cls(np.zeros((0, dim), np.float32), np.zeros((0, 2), np.int64), np.zeros(dim))
 
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -252,7 +258,10 @@ class SentenceTransformerEmbedder:
         )
         out = []
         for i, tokens in enumerate(token_sets):
+            tokens = tokens.float().cpu().numpy()
             real = np.flatnonzero(~np.asarray(marks["special_tokens_mask"][i], dtype=bool))
             offsets = np.asarray(marks["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)[real]
-            out.append(TokenVectors.of(tokens.float().cpu().numpy()[real], offsets))
+            mean = tokens.mean(axis=0)  # the model's mean pooling, then its normalisation
+            pooled = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            out.append(TokenVectors.of(tokens[real], offsets, pooled))
         return out

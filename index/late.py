@@ -157,13 +157,16 @@ class LateInteraction:
                     self._cache.popitem(last=False)
         return found
 
-    def scores(self, question: str, ids: Sequence[int]) -> np.ndarray:
-        """Each passage's best late-interaction score against the question."""
+    def scores(
+        self, question: str, ids: Sequence[int], *, tokens: TokenVectors | None = None
+    ) -> np.ndarray:
+        """Each passage's best late-interaction score against the question (whose token
+        vectors may be given, when the caller has them already)."""
         if not ids:
             return np.zeros(0, np.float32)
-        query, weights = content_tokens(
-            question, self._encoder.encode_tokens([question])[0], self._weigh
-        )
+        if tokens is None:
+            tokens = self._encoder.encode_tokens([question])[0]
+        query, weights = content_tokens(question, tokens, self._weigh)
         views = self._views(ids)
         return np.asarray(
             [max(maxsim(query, weights, v.astype(np.float32)) for v in views[i]) for i in ids],

@@ -251,17 +251,18 @@ class OnnxEmbedder:
 
     def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 64) -> list[TokenVectors]:
         """Each text's real tokens (no special ones): L2-normalised vectors and character
-        offsets, for late interaction (see ``index.late``)."""
+        offsets, for late interaction (see ``index.late``), and its embedding."""
         out: list[TokenVectors] = [TokenVectors.empty(self._dim)] * len(texts)
         for chunk, encodings in self._batches(texts, batch_size):
-            tokens, _ = self._forward(encodings)
+            tokens, mask = self._forward(encodings)
+            pooled = self._pool(tokens, mask)
             for row, (i, encoding) in enumerate(zip(chunk, encodings, strict=True)):
                 real = np.flatnonzero(
                     np.asarray(encoding.attention_mask)
                     & ~np.asarray(encoding.special_tokens_mask, dtype=bool)
                 )
                 offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)[real]
-                out[i] = TokenVectors.of(tokens[row, real], offsets)
+                out[i] = TokenVectors.of(tokens[row, real], offsets, pooled[row])
         return out
 
     def encode(

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from index.documents import Passage
-from index.embedder import Embedder
+from index.embedder import Embedder, TokenVectors
 from index.late import DEPTH, HINTED_WEIGHT, WEIGHT, LateInteraction, fuse
 from index.store import LoadedIndex
 from index.text import tokenize
@@ -97,12 +97,23 @@ class Retriever:
         tokens = tokenize(word)
         return self.index.bm25.idf(tokens[0]) if tokens else 0.0
 
-    def _query_vector(self, query: str, context: str | None) -> np.ndarray:
+    def _query_vector(
+        self, query: str, context: str | None, *, with_tokens: bool
+    ) -> tuple[np.ndarray, TokenVectors | None]:
+        """The query's vector (an earlier question mixed in for a follow-up) and, when asked
+        and the embedder can, the question's token vectors from the same forward pass."""
+        texts = [query, context] if context else [query]
+        tokens: TokenVectors | None = None
+        if with_tokens and self._late is not None:
+            encoded = self.embedder.encode_tokens(texts)  # type: ignore[attr-defined]
+            vectors = np.stack([e.pooled for e in encoded])
+            tokens = encoded[0]
+        else:
+            vectors = self.embedder.encode(texts)
         if not context:
-            return self.embedder.encode([query])[0]
-        both = self.embedder.encode([query, context])
-        vector = both[0] + CONTEXT_WEIGHT * both[1]
-        return (vector / np.linalg.norm(vector)).astype(np.float32)
+            return vectors[0], tokens
+        vector = vectors[0] + CONTEXT_WEIGHT * vectors[1]
+        return (vector / np.linalg.norm(vector)).astype(np.float32), tokens
 
     def _bm25_scores(self, query: str, context: str | None) -> np.ndarray:
         tokens = [t for t in tokenize(query) if t in self._vocab]
@@ -134,7 +145,7 @@ class Retriever:
         self, query: str, *, k: int = 3, mode: Mode = "hybrid", context: str | None = None
     ) -> SearchResult:
         n = len(self.index.passages)
-        qvec = self._query_vector(query, context)
+        qvec, tokens = self._query_vector(query, context, with_tokens=mode == "hybrid")
         late_of: dict[int, float] = {}
         dense = self._dense_scores(qvec, k) if mode != "bm25" else {}
         bm25_all = self._bm25_scores(query, context) if mode != "dense" else np.zeros(n, np.float32)
@@ -153,7 +164,9 @@ class Retriever:
                 for i in dense
             }
             if self._late is not None:
-                score_of, late_of = self._rerank(query, score_of, depth=max(DEPTH, k))
+                score_of, late_of = self._rerank(
+                    query, score_of, depth=max(DEPTH, k), tokens=tokens
+                )
         elif mode == "dense":
             score_of = dense
         else:
@@ -199,7 +212,12 @@ class Retriever:
         )
 
     def _rerank(
-        self, query: str, score_of: dict[int, float], *, depth: int
+        self,
+        query: str,
+        score_of: dict[int, float],
+        *,
+        depth: int,
+        tokens: TokenVectors | None,
     ) -> tuple[dict[int, float], dict[int, float]]:
         """The best ``depth`` candidates scored again with late interaction fused in, and their
         late-interaction scores."""
@@ -208,7 +226,7 @@ class Retriever:
         if len(ranked) < 2:
             return score_of, {}
         first = np.asarray([score_of[i] for i in ranked], dtype=np.float32)
-        late = self._late.scores(query, ranked)
+        late = self._late.scores(query, ranked, tokens=tokens)
         weights = np.asarray(
             [HINTED_WEIGHT if self.index.passages[i].hints else WEIGHT for i in ranked]
         )

@@ -115,4 +115,8 @@ def test_token_vectors_agree_across_backends_and_skip_special_tokens(
             # Only real tokens: every one covers characters of the text ([CLS]/[SEP] cover none).
             assert all(end > start for start, end in a.offsets.tolist())
     assert [texts[1][s:e] for s, e in onnx[1].offsets.tolist()][-1] == "?"
+    # The same pass gives the text's embedding: a question is run through the model once.
+    for encoded in (onnx, torch):
+        pooled = np.stack([t.pooled for t in encoded[:2]])
+        assert (pooled * real_embedder.encode(texts[:2])).sum(axis=1).min() > 0.99999
     assert len(onnx[2].vectors) == 0

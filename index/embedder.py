@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -211,12 +211,11 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 64
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """As ``OnnxEmbedder.encode_spans``: span vectors pooled from each text's own pass."""
-        if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32), []
+    def _passes(
+        self, texts: Sequence[str], batch_size: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per text, from one forward pass: its embedding (the model's mean pooling, then its
+        normalisation), its real tokens' embeddings (no special tokens) and their offsets."""
         token_sets = self._model.encode(
             list(texts), batch_size=batch_size, output_value="token_embeddings"
         )
@@ -227,16 +226,26 @@ class SentenceTransformerEmbedder:
             return_offsets_mapping=True,
             return_special_tokens_mask=True,
         )
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        span_vectors = []
-        lost: list[tuple[int, int]] = []
         for i, tokens in enumerate(token_sets):
             tokens = tokens.float().cpu().numpy()
             mean = tokens.mean(axis=0)
-            out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            pooled = mean / max(float(np.linalg.norm(mean)), 1e-12)
             real = np.flatnonzero(~np.asarray(marks["special_tokens_mask"][i], dtype=bool))
             offsets = np.asarray(marks["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)[real]
-            vectors, missing = pool_spans(tokens[real], offsets, spans[i])
+            yield pooled, tokens[real], offsets
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 64
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """As ``OnnxEmbedder.encode_spans``: span vectors pooled from each text's own pass."""
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32), []
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        span_vectors = []
+        lost: list[tuple[int, int]] = []
+        for i, (pooled, tokens, offsets) in enumerate(self._passes(texts, batch_size)):
+            out[i] = pooled
+            vectors, missing = pool_spans(tokens, offsets, spans[i])
             span_vectors.append(vectors)
             lost += [(i, m) for m in missing]
         encode_lost_spans(self, texts, spans, span_vectors, lost)
@@ -246,22 +255,7 @@ class SentenceTransformerEmbedder:
         """As ``OnnxEmbedder.encode_tokens``: each text's real tokens, vectors and offsets."""
         if not texts:
             return []
-        token_sets = self._model.encode(
-            list(texts), batch_size=batch_size, output_value="token_embeddings"
-        )
-        marks = self._model.tokenizer(
-            list(texts),
-            truncation=True,
-            max_length=self._model.max_seq_length,
-            return_offsets_mapping=True,
-            return_special_tokens_mask=True,
-        )
-        out = []
-        for i, tokens in enumerate(token_sets):
-            tokens = tokens.float().cpu().numpy()
-            real = np.flatnonzero(~np.asarray(marks["special_tokens_mask"][i], dtype=bool))
-            offsets = np.asarray(marks["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)[real]
-            mean = tokens.mean(axis=0)  # the model's mean pooling, then its normalisation
-            pooled = mean / max(float(np.linalg.norm(mean)), 1e-12)
-            out.append(TokenVectors.of(tokens[real], offsets, pooled))
-        return out
+        return [
+            TokenVectors.of(tokens, offsets, pooled)
+            for pooled, tokens, offsets in self._passes(texts, batch_size)
+        ]

@@ -5,8 +5,8 @@ long paragraph meets that clause diluted by every other word. Late interaction (
 ColBERT scores) keeps the tokens apart: each content word of the question finds its closest
 token in the passage, and the passage scores the mean of those best matches, each word
 weighted by how rare it is in the knowledge base (its BM25 idf), so "team" in a corpus about
-teams counts for less than "payroll". The token
-vectors are the same model's contextual outputs, so nothing else is downloaded or trained.
+teams counts for less than "payroll". The token vectors are the same model's contextual
+outputs, so nothing else is downloaded or trained.
 
 Token vectors are too many to store for every passage of a large index (about 60 per
 passage), so the few candidates the hybrid search ranks highest are encoded when a question
@@ -21,7 +21,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -52,6 +52,7 @@ CACHE_PASSAGES = 1024
 _WORD = re.compile(r"[\w'’-]+")
 
 
+@runtime_checkable
 class TokenEncoder(Protocol):
     def encode_tokens(
         self, texts: Sequence[str], *, batch_size: int = 64
@@ -128,6 +129,10 @@ class LateInteraction:
         self._size = cache
         self._lock = threading.Lock()
 
+    def encode(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Token vectors (and embeddings) of texts, from the model this scores with."""
+        return self._encoder.encode_tokens(texts)
+
     def _views(self, ids: Sequence[int]) -> dict[int, list[np.ndarray]]:
         """Token vectors of each passage's reading and of each of its hint questions."""
         with self._lock:
@@ -145,7 +150,7 @@ class LateInteraction:
                 for text in (reading(passage), *passage.hints):
                     texts.append(text)
                     owners.append(i)
-            encoded = self._encoder.encode_tokens(texts)
+            encoded = self.encode(texts)
             fresh: dict[int, list[np.ndarray]] = {i: [] for i in missing}
             for owner, tokens in zip(owners, encoded, strict=True):
                 fresh[owner].append(tokens.vectors.astype(np.float16))
@@ -165,7 +170,7 @@ class LateInteraction:
         if not ids:
             return np.zeros(0, np.float32)
         if tokens is None:
-            tokens = self._encoder.encode_tokens([question])[0]
+            tokens = self.encode([question])[0]
         query, weights = content_tokens(question, tokens, self._weigh)
         views = self._views(ids)
         return np.asarray(

@@ -227,32 +227,11 @@ class OnnxEmbedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
-    def encode_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 64
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Each text's embedding, and one per character span of it pooled from the same pass
-        (see ``pool_spans``); spans lost to truncation are encoded on their own."""
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        span_vectors: list[np.ndarray] = [np.zeros((0, self._dim), np.float32)] * len(texts)
-        lost: list[tuple[int, int]] = []
-        for chunk, encodings in self._batches(texts, batch_size):
-            tokens, mask = self._forward(encodings)
-            out[chunk] = self._pool(tokens, mask)
-            for row, (i, encoding) in enumerate(zip(chunk, encodings, strict=True)):
-                real = np.flatnonzero(
-                    np.asarray(encoding.attention_mask)
-                    & ~np.asarray(encoding.special_tokens_mask, dtype=bool)
-                )
-                offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)[real]
-                span_vectors[i], missing = pool_spans(tokens[row, real], offsets, spans[i])
-                lost += [(i, m) for m in missing]
-        encode_lost_spans(self, texts, spans, span_vectors, lost)
-        return out, span_vectors
-
-    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 64) -> list[TokenVectors]:
-        """Each text's real tokens (no special ones): L2-normalised vectors and character
-        offsets, for late interaction (see ``index.late``), and its embedding."""
-        out: list[TokenVectors] = [TokenVectors.empty(self._dim)] * len(texts)
+    def _passes(
+        self, texts: Sequence[str], batch_size: int
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per text (its position, in batch order), from one forward pass: its embedding, its
+        real tokens' embeddings (no special tokens, no padding) and their character offsets."""
         for chunk, encodings in self._batches(texts, batch_size):
             tokens, mask = self._forward(encodings)
             pooled = self._pool(tokens, mask)
@@ -262,7 +241,29 @@ class OnnxEmbedder:
                     & ~np.asarray(encoding.special_tokens_mask, dtype=bool)
                 )
                 offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)[real]
-                out[i] = TokenVectors.of(tokens[row, real], offsets, pooled[row])
+                yield i, pooled[row], tokens[row, real], offsets
+
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 64
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's embedding, and one per character span of it pooled from the same pass
+        (see ``pool_spans``); spans lost to truncation are encoded on their own."""
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        span_vectors: list[np.ndarray] = [np.zeros((0, self._dim), np.float32)] * len(texts)
+        lost: list[tuple[int, int]] = []
+        for i, pooled, tokens, offsets in self._passes(texts, batch_size):
+            out[i] = pooled
+            span_vectors[i], missing = pool_spans(tokens, offsets, spans[i])
+            lost += [(i, m) for m in missing]
+        encode_lost_spans(self, texts, spans, span_vectors, lost)
+        return out, span_vectors
+
+    def encode_tokens(self, texts: Sequence[str], *, batch_size: int = 64) -> list[TokenVectors]:
+        """Each text's real tokens (no special ones): L2-normalised vectors and character
+        offsets, for late interaction (see ``index.late``), and its embedding."""
+        out: list[TokenVectors] = [TokenVectors.empty(self._dim)] * len(texts)
+        for i, pooled, tokens, offsets in self._passes(texts, batch_size):
+            out[i] = TokenVectors.of(tokens, offsets, pooled)
         return out
 
     def encode(

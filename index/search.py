@@ -9,7 +9,7 @@ import numpy as np
 
 from index.documents import Passage
 from index.embedder import Embedder, TokenVectors
-from index.late import DEPTH, HINTED_WEIGHT, WEIGHT, LateInteraction, fuse
+from index.late import DEPTH, HINTED_WEIGHT, WEIGHT, LateInteraction, TokenEncoder, fuse
 from index.store import LoadedIndex
 from index.text import tokenize
 
@@ -82,12 +82,8 @@ class Retriever:
         # Token-level reranking of the hybrid search's best candidates, where the embedder can
         # give token vectors.
         self._late = (
-            LateInteraction(
-                embedder,  # type: ignore[arg-type]
-                index.passages,
-                weigh=self._rarity,
-            )
-            if hasattr(embedder, "encode_tokens")
+            LateInteraction(embedder, index.passages, weigh=self._rarity)
+            if isinstance(embedder, TokenEncoder)
             else None
         )
 
@@ -105,7 +101,7 @@ class Retriever:
         texts = [query, context] if context else [query]
         tokens: TokenVectors | None = None
         if with_tokens and self._late is not None:
-            encoded = self.embedder.encode_tokens(texts)  # type: ignore[attr-defined]
+            encoded = self._late.encode(texts)
             vectors = np.stack([e.pooled for e in encoded])
             tokens = encoded[0]
         else:

@@ -58,16 +58,21 @@ The best rule is to escalate once customers are affected and the cause is still 
 """
 
 
-@pytest.fixture
-def composer(tmp_path: Path) -> Composer:
+def _composer_for(tmp_path: Path, name: str, text: str) -> Composer:
+    """A composer over an index of one markdown document."""
     knowledge = tmp_path / "knowledge"
     knowledge.mkdir()
-    (knowledge / "on-call.md").write_text(ON_CALL, encoding="utf-8")
+    (knowledge / name).write_text(text, encoding="utf-8")
     embedder = HashingEmbedder()
     build_index(knowledge_dir=knowledge, index_dir=tmp_path / "idx", embedder=embedder)
     index = load_index(tmp_path / "idx", model=embedder.name)
     retriever = Retriever(index=index, embedder=embedder, thresholds=Thresholds(0.1, 0.1, 0.1))
     return Composer(retriever)
+
+
+@pytest.fixture
+def composer(tmp_path: Path) -> Composer:
+    return _composer_for(tmp_path, "on-call.md", ON_CALL)
 
 
 def _pid(composer: Composer, start: str) -> int:
@@ -121,20 +126,10 @@ def test_a_question_matching_an_item_or_the_lead_in_gets_the_whole_list(
 
 
 def test_long_lists_are_capped_and_say_how_many_more(tmp_path: Path) -> None:
-    knowledge = tmp_path / "knowledge"
-    knowledge.mkdir()
     items = "\n".join(f"- Check number {n} of the launch list." for n in range(1, 31))
-    (knowledge / "launch.md").write_text(
-        f"# Launch\n\n## Checks\n\nBefore launch, run these checks:\n\n{items}\n", encoding="utf-8"
-    )
-    embedder = HashingEmbedder()
-    build_index(knowledge_dir=knowledge, index_dir=tmp_path / "idx", embedder=embedder)
-    retriever = Retriever(
-        index=load_index(tmp_path / "idx", model=embedder.name),
-        embedder=embedder,
-        thresholds=Thresholds(0.1, 0.1, 0.1),
-    )
-    composition = Composer(retriever).compose(retriever.search("which launch checks?", k=5))
+    launch = f"# Launch\n\n## Checks\n\nBefore launch, run these checks:\n\n{items}\n"
+    composer = _composer_for(tmp_path, "launch.md", launch)
+    composition = composer.compose(composer.retriever.search("which launch checks?", k=5))
     assert composition is not None
     lead = composition.lead
     assert lead.sentences == ("Before launch, run these checks:",)
@@ -280,13 +275,7 @@ ROLES = "# Hiring for ML\n\n## Roles\n\nDefine roles around these core areas:\n\
 
 @pytest.fixture
 def roles(tmp_path: Path) -> Composer:
-    knowledge = tmp_path / "knowledge"
-    knowledge.mkdir()
-    (knowledge / "roles.md").write_text(ROLES, encoding="utf-8")
-    embedder = HashingEmbedder()
-    build_index(knowledge_dir=knowledge, index_dir=tmp_path / "idx", embedder=embedder)
-    index = load_index(tmp_path / "idx", model=embedder.name)
-    return Composer(Retriever(index=index, embedder=embedder, thresholds=Thresholds(0.1, 0.1, 0.1)))
+    return _composer_for(tmp_path, "roles.md", ROLES)
 
 
 def test_an_item_asked_about_far_down_a_long_list_leads_with_its_lead_in(roles: Composer) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.documents import ITEM, LEAD_IN, Passage
+from index.documents import ITEM, LEAD_IN, PARAGRAPH, Passage
 from index.search import Retriever, SearchResult
 from index.text import word_count
 
@@ -55,6 +55,9 @@ SETUP_SECTION_MARGIN = 0.3
 # (the answer-first line the composition evaluation holds every answer to), shows its lead-in
 # and that item only, with a count of the rest, unless the question asks for the whole list.
 ITEM_WITHIN_WORDS = 60
+# How much closer than the list's opening sentence an earlier sentence of a found lead-in
+# paragraph must be to the question for the quote to start at it.
+LEAD_SENTENCE_MARGIN = 0.05
 # A supporting list shows its lead-in and at most this many items (the matched one first).
 SUPPORT_LIST_ITEMS = 1
 # How far below the lead a list unit may score and still lead a question that asks for a list.
@@ -439,10 +442,23 @@ class Composer:
         lead_ins = [p for p in members if self.passages[p].kind == LEAD_IN]
         items = [p for p in members if self.passages[p].kind == ITEM]
         spans: list[tuple[int, int]] = []
+        answer: set[tuple[int, int]] = set()
         if lead_ins:
             lead_in = lead_ins[0]
             last = len(self.passages[lead_in].sentences) - 1
-            spans = [*self._context_before(lead_in, last), (lead_in, last)]
+            start = last
+            if pid == lead_in and not support and last > 0:
+                # The lead-in paragraph itself was found: when an earlier sentence of it, not
+                # the one that opens the list, is what answers, the quote starts there.
+                sims = self.retriever.index.sentence_vectors_for(lead_in) @ qvec
+                best = int(np.argmax(sims))
+                if best != last and sims[best] - sims[last] >= LEAD_SENTENCE_MARGIN:
+                    start = best
+                    answer = {(lead_in, best)}
+            spans = [
+                *self._context_before(lead_in, start),
+                *((lead_in, s) for s in range(start, last + 1)),
+            ]
         if support:
             chosen = [pid] if self.passages[pid].kind == ITEM else items[:1]
             quote = self._quote(
@@ -467,7 +483,7 @@ class Composer:
                 )
                 return _with_more(quote, len(items) - 1)
         return self._quote(
-            spans=spans, answer=set(), score=score, items=items, bold_items=bold_items
+            spans=spans, answer=answer, score=score, items=items, bold_items=bold_items
         )
 
     def _prose_quote(
@@ -563,7 +579,12 @@ class Composer:
         """When the best passage only poses a problem, one that answers leads instead: a close
         one, or the best of the problem's own section."""
         top = result.hits[0]
-        if _ASKS_WHY.search(result.query) or not _poses_problem_only(top.passage.sentences):
+        # A list item or lead-in is part of a list, never a set-up for the next paragraph.
+        if (
+            top.passage.kind != PARAGRAPH
+            or _ASKS_WHY.search(result.query)
+            or not _poses_problem_only(top.passage.sentences)
+        ):
             return None
         for hit in result.hits[1:]:
             same = hit.passage.doc_id == top.passage.doc_id and (

@@ -293,3 +293,54 @@ def test_a_question_asking_for_the_list_still_gets_all_of_it(roles: Composer) ->
     composition = roles.compose(_result(roles, question, "Platform: people"))
     assert composition is not None
     assert len(composition.lead.items) == 3 and composition.lead.more_items == 0
+
+
+PIPELINES = """\
+# Shipping models
+
+## Pipelines
+
+Automated and reproducible pipelines cut the time it takes to ship a model. The process has \
+three phases:
+
+- Understanding the business problem and its data.
+- Engineering the model and checking its quality.
+- Deploying the model and monitoring it in production.
+
+## Safety
+
+Safe operation of a system is improved through:
+
+- clear information to the teams that deploy it;
+- documentation of risks based on evidence from past incidents.
+
+Teams should rehearse their incident response before launch.
+"""
+
+
+@pytest.fixture
+def pipelines(tmp_path: Path) -> Composer:
+    return _composer_for(tmp_path, "pipelines.md", PIPELINES)
+
+
+def test_a_found_lead_in_whose_first_sentence_answers_is_quoted_from_there(
+    pipelines: Composer,
+) -> None:
+    question = "what do automated reproducible pipelines cut?"
+    composition = pipelines.compose(_result(pipelines, question, "Automated and reproducible"))
+    assert composition is not None
+    lead = composition.lead
+    answer = "Automated and reproducible pipelines cut the time it takes to ship a model."
+    assert lead.sentences == (answer, "The process has three phases:")
+    assert lead.bold == (answer,)
+    assert len(lead.items) == 3  # the list it opens still follows
+
+
+def test_a_list_item_naming_a_risk_is_not_taken_for_a_set_up(pipelines: Composer) -> None:
+    question = "does documenting past incidents count toward safety?"
+    found = "documentation of risks based on evidence"
+    composition = pipelines.compose(_result(pipelines, question, found, "Teams should rehearse"))
+    assert composition is not None
+    lead = composition.lead
+    assert lead.sentences == ("Safe operation of a system is improved through:",)
+    assert "documentation of risks based on evidence from past incidents." in lead.items

@@ -45,7 +45,7 @@ MAX_PASSAGE_WORDS = 120
 WHOLE_PARAGRAPH_WORDS = 70
 PACKED_WORDS = 55
 # Bumped whenever chunking changes, so an index built by older code counts as stale.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 HINTS_SUFFIX = ".hints.yaml"
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

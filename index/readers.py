@@ -33,6 +33,8 @@ _CONTENTS = re.compile(
 )
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+[A-Z]")
 _SENTENCE_END = re.compile(r"[.!?:;”\"')\]]$")
+# A line that stops where a sentence cannot end: after a lower-case word or a comma.
+_MID_SENTENCE = re.compile(r"(?:\b[a-z]+|,)$")
 
 
 # Plain text ------------------------------------------------------------------------------------
@@ -267,7 +269,12 @@ def _pdf_boxes(path: Path) -> Iterator[_Box]:
             for line in element:
                 if not isinstance(line, LTTextLine):
                     continue
-                chars = [c for c in line if isinstance(c, LTChar) and c.get_text().strip()]
+                # Rotated text (labels inside figures) reads back as letters in reverse: skipped.
+                chars = [
+                    c
+                    for c in line
+                    if isinstance(c, LTChar) and c.upright and c.get_text().strip()
+                ]
                 if not chars:
                     continue
                 size = statistics.median(round(c.size, 1) for c in chars)
@@ -382,7 +389,14 @@ def read_pdf(path: Path, *, root: Path | None = None) -> Document:
             continue
         if in_contents:
             continue
-        continues = pending and box.text[:1].islower() and not _SENTENCE_END.search(pending[-1])
+        continues = (
+            pending
+            and not _SENTENCE_END.search(pending[-1])
+            and not _PDF_BULLET.match(box.text)
+            # The next box starts in lower case, or this one stopped mid-sentence ("… awareness
+            # of" / "AI risks, …"): pdfminer cuts boxes where the line spacing changes.
+            and (box.text[:1].islower() or _MID_SENTENCE.search(pending[-1]) is not None)
+        )
         if not continues:
             flush()
             pending_page = box.page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from pathlib import Path
 
@@ -132,8 +133,10 @@ def test_plain_text_headings_paragraphs_and_bullets(tmp_path: Path) -> None:
     assert document.blocks[3].line == 9
 
 
-def _pdf(pages: list[list[tuple[int, str]]]) -> bytes:
-    """A small real PDF: each page a list of (font size, line of text), top to bottom."""
+def _pdf(pages: list[list[tuple[int, str]]], *, rotated: str = "") -> bytes:
+    """A small real PDF: each page a list of (font size, line of text), top to bottom (a
+    size of 0 leaves a gap of that line's height instead), and ``rotated`` text written
+    upwards on the first page, as labels inside a figure are."""
     objects: list[bytes] = []
     page_ids = []
     font_id = 3 + 2 * len(pages)
@@ -141,8 +144,13 @@ def _pdf(pages: list[list[tuple[int, str]]]) -> bytes:
         y, ops = 700, []
         for size, text in lines:
             y -= size + 10
+            if not size:
+                y -= int(text)
+                continue
             safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
             ops.append(f"BT /F1 {size} Tf 72 {y} Td ({safe}) Tj ET")
+        if rotated and number == 0:
+            ops.append(f"BT /F1 11 Tf 0 1 -1 0 500 300 Tm ({rotated}) Tj ET")
         stream = zlib.compress("\n".join(ops).encode("cp1252"))
         content_id = 4 + 2 * number
         page_ids.append(3 + 2 * number)
@@ -212,6 +220,42 @@ def test_pdf_font_sizes_give_sections_and_every_block_its_page(tmp_path: Path) -
     passages = chunk_document(document)
     assert [p.kind for p in passages[1:4]] == [LEAD_IN, ITEM, ITEM]
     assert {p.page for p in passages} == {1, 2}
+
+
+def test_a_pdf_paragraph_cut_into_two_boxes_is_one_and_rotated_labels_are_dropped(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "oversight.pdf"
+    pages = [
+        [
+            (20, "Oversight Guide"),
+            (16, "Leadership"),
+            (11, "Senior leaders of teams that run models should keep track of"),
+            (0, "14"),  # wider line spacing: pdfminer starts a new text box here
+            (11, "AI risks, and answer for managing those risks."),
+            (11, "Teams report every incident within a day."),
+        ]
+    ]
+    path.write_bytes(_pdf(pages, rotated="Model dimension"))
+    texts = [text for _, _, text in _blocks(read_pdf(path, root=tmp_path))]
+    assert texts == [
+        "Senior leaders of teams that run models should keep track of AI risks, and answer "
+        "for managing those risks.",
+        "Teams report every incident within a day.",
+    ]
+
+
+@pytest.mark.skipif(DEV_DOCS is None, reason="../shared/dev-docs is not on this machine")
+def test_the_playbook_pdf_keeps_paragraphs_whole_and_figures_out() -> None:
+    assert DEV_DOCS is not None
+    playbook = read_pdf(DEV_DOCS / "nist-ai-rmf-playbook-govern" / "original.pdf")
+    assert any(
+        "should maintain awareness of AI risks, affirm the organizational appetite" in b.text
+        for b in playbook.blocks
+    )
+    framework = read_pdf(DEV_DOCS / "nist-ai-rmf-1.0-part1" / "original.pdf")
+    # The lifecycle figure's rotated labels would read back as "e r u g i F".
+    assert not any(re.search(r"(?:\b\w ){6,}", b.text) for b in framework.blocks)
 
 
 def test_encrypted_and_damaged_pdfs_are_refused_by_name(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ outputs, so nothing else is downloaded or trained.
 
 Token vectors are too many to store for every passage of a large index (about 60 per
 passage), so the few candidates the hybrid search ranks highest are encoded when a question
-needs them, and kept in a small cache. A passage is read as its heading, a colon and its
+needs them, and kept in a cache bounded in bytes. A passage is read as its heading, a colon and its
 text, so its tokens carry the section they belong to; a passage with hint questions also
 scores the best of those.
 """
@@ -30,24 +30,27 @@ from index.embedder import TokenVectors
 from index.text import is_stopword
 
 __all__ = [
-    "CACHE_PASSAGES",
+    "CACHE_BYTES",
     "DEPTH",
     "HINTED_WEIGHT",
     "WEIGHT",
     "LateInteraction",
     "TokenEncoder",
     "fuse",
+    "reading",
+    "views_of",
 ]
 
 # Candidates reranked per question, and how much the token-level score weighs in the fused
 # score (both standardised over those candidates); tuned on the evaluation sets.
-DEPTH = 20
+DEPTH = 15
 WEIGHT = 0.5
 # A passage with hint questions was already found through question-shaped keys that a person
 # wrote: token matching adds less there, and weighs less.
 HINTED_WEIGHT = 0.2
-# Passages whose token vectors are kept between questions (about 60 KB each).
-CACHE_PASSAGES = 1024
+# Token vectors kept between questions, in bytes: float32, so scoring converts nothing (a
+# passage without hints takes about 60 KB, so this holds about two thousand of them).
+CACHE_BYTES = 128 * 1024 * 1024
 
 _WORD = re.compile(r"[\w'’-]+")
 
@@ -63,6 +66,11 @@ def reading(passage: Passage) -> str:
     """What a passage's tokens are encoded from: its heading, then its text."""
     heading = passage.section.rsplit(" > ", 1)[-1] if passage.section else passage.doc_title
     return f"{heading}: {passage.text}" if heading else passage.text
+
+
+def views_of(passage: Passage) -> tuple[str, ...]:
+    """The texts a passage is matched through: its reading, then each of its hint questions."""
+    return (reading(passage), *passage.hints)
 
 
 def content_tokens(
@@ -91,13 +99,6 @@ def content_tokens(
     return tokens.vectors[keep], share
 
 
-def maxsim(query: np.ndarray, weights: np.ndarray, passage: np.ndarray) -> float:
-    """Weighted mean over query tokens of the best cosine similarity to any passage token."""
-    if not len(query) or not len(passage):
-        return 0.0
-    return float((query @ passage.T).max(axis=1) @ weights)
-
-
 def _standardise(values: np.ndarray) -> np.ndarray:
     spread = float(values.std())
     return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
@@ -120,21 +121,34 @@ class LateInteraction:
         passages: Sequence[Passage],
         *,
         weigh: Callable[[str], float] = lambda word: 1.0,
-        cache: int = CACHE_PASSAGES,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self._encoder = encoder
         self._passages = passages
         self._weigh = weigh
-        self._cache: OrderedDict[int, list[np.ndarray]] = OrderedDict()
-        self._size = cache
+        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._budget = cache_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of token vectors the cache holds now."""
+        return self._bytes
+
+    def clear(self) -> None:
+        """Forget every cached passage (the next questions encode their candidates afresh)."""
+        with self._lock:
+            self._cache.clear()
+            self._bytes = 0
 
     def encode(self, texts: Sequence[str]) -> list[TokenVectors]:
         """Token vectors (and embeddings) of texts, from the model this scores with."""
         return self._encoder.encode_tokens(texts)
 
-    def _views(self, ids: Sequence[int]) -> dict[int, list[np.ndarray]]:
-        """Token vectors of each passage's reading and of each of its hint questions."""
+    def _views(self, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Each passage's token vectors: those of its reading and of each of its
+        hint questions, one after the other, and where each of those views starts."""
         with self._lock:
             found = {}
             for i in ids:
@@ -147,19 +161,25 @@ class LateInteraction:
             owners: list[int] = []
             for i in missing:
                 passage = self._passages[i]
-                for text in (reading(passage), *passage.hints):
+                for text in views_of(passage):
                     texts.append(text)
                     owners.append(i)
             encoded = self.encode(texts)
-            fresh: dict[int, list[np.ndarray]] = {i: [] for i in missing}
+            parts: dict[int, list[np.ndarray]] = {i: [] for i in missing}
             for owner, tokens in zip(owners, encoded, strict=True):
-                fresh[owner].append(tokens.vectors.astype(np.float16))
+                if len(tokens.vectors):
+                    parts[owner].append(np.asarray(tokens.vectors, np.float32))
+            fresh = {i: _stacked(views) for i, views in parts.items()}
             found.update(fresh)
             with self._lock:
-                for i, views in fresh.items():
-                    self._cache[i] = views
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+                for i, entry in fresh.items():
+                    if i not in self._cache:
+                        self._cache[i] = entry
+                        self._bytes += entry[0].nbytes
+                # The oldest go first; the newest stays even when it alone is over budget.
+                while self._bytes > self._budget and len(self._cache) > 1:
+                    _, (matrix, _) = self._cache.popitem(last=False)
+                    self._bytes -= matrix.nbytes
         return found
 
     def scores(
@@ -173,7 +193,30 @@ class LateInteraction:
             tokens = self.encode([question])[0]
         query, weights = content_tokens(question, tokens, self._weigh)
         views = self._views(ids)
-        return np.asarray(
-            [max(maxsim(query, weights, v.astype(np.float32)) for v in views[i]) for i in ids],
-            dtype=np.float32,
-        )
+        out = np.zeros(len(ids), np.float32)
+        scored = [n for n, i in enumerate(ids) if len(views[i][0])]
+        if not scored or not len(query):
+            return out
+        # Every candidate's tokens in one matrix: one product, then the best passage token
+        # per question token within each view, and the best view per passage.
+        matrices = [views[ids[n]] for n in scored]
+        tokens_all = np.concatenate([m for m, _ in matrices])
+        starts: list[int] = []
+        owner_starts: list[int] = []
+        at = 0
+        for matrix, view_starts in matrices:
+            owner_starts.append(len(starts))
+            starts.extend((view_starts + at).tolist())
+            at += len(matrix)
+        best = np.maximum.reduceat(query @ tokens_all.T, starts, axis=1)
+        per_view = weights @ best
+        out[scored] = np.maximum.reduceat(per_view, owner_starts)
+        return out
+
+
+def _stacked(views: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Views' token vectors as one matrix, and the row each view starts at."""
+    if not views:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
+    lengths = np.asarray([len(v) for v in views], np.int64)
+    return np.concatenate(views), np.concatenate([[0], np.cumsum(lengths)[:-1]])

@@ -271,9 +271,7 @@ def _pdf_boxes(path: Path) -> Iterator[_Box]:
                     continue
                 # Rotated text (labels inside figures) reads back as letters in reverse: skipped.
                 chars = [
-                    c
-                    for c in line
-                    if isinstance(c, LTChar) and c.upright and c.get_text().strip()
+                    c for c in line if isinstance(c, LTChar) and c.upright and c.get_text().strip()
                 ]
                 if not chars:
                     continue

@@ -60,3 +60,33 @@ def test_related_checklist_follows_the_top_section(service: AnswerService) -> No
 def test_truncated_question_still_answers(service: AnswerService) -> None:
     answer = service.answer("feature flag safety net " + "padding " * 100)
     assert answer.truncated and len(answer.question) <= 200
+
+
+def test_the_answering_process_multiplies_with_one_blas_thread(
+    knowledge_dir: Path, tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    """OpenBLAS's threads would fight the model's for the cores on every small product."""
+    from threadpoolctl import ThreadpoolController
+
+    from bot.services import build_services
+    from bot.settings import Settings
+
+    blas = ThreadpoolController().select(user_api="blas")
+    before = blas.info()
+    try:
+        services = build_services(
+            Settings(knowledge_dir=knowledge_dir, data_dir=tmp_path / "data"),
+            embedder=fake_embedder,
+            rebuild=True,
+            notify=lambda message: None,
+        )
+        assert services.answers.answer("How should we hire for ML?").question
+        assert all(
+            pool["num_threads"] == 1
+            for pool in ThreadpoolController().select(user_api="blas").info()
+        )
+    finally:
+        for pool in before:  # the rest of the test session keeps its threads
+            ThreadpoolController().select(filepath=pool["filepath"]).limit(
+                limits=pool["num_threads"]
+            )

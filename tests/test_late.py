@@ -62,13 +62,38 @@ def article(tmp_path_factory: pytest.TempPathFactory, real_embedder):  # type: i
 
 
 def test_token_vectors_are_cached_within_a_bound_and_scores_repeat(article, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    late = LateInteraction(real_embedder, article.passages, cache=3)
     ids = list(range(5))
-    first = late.scores("How big should the ML team be?", ids)
-    assert len(late._cache) == 3
-    again = late.scores("How big should the ML team be?", ids)
-    assert np.allclose(first, again, atol=1e-3)  # cached views are float16
+    unbounded = LateInteraction(real_embedder, article.passages)
+    first = unbounded.scores("How big should the ML team be?", ids)
+    budget = unbounded.cached_bytes // 2
+    late = LateInteraction(real_embedder, article.passages, cache_bytes=budget)
+    assert np.allclose(late.scores("How big should the ML team be?", ids), first, atol=1e-6)
+    assert 0 < late.cached_bytes <= budget and len(late._cache) < len(ids)
+    again = late.scores("How big should the ML team be?", ids)  # partly cached, partly not
+    assert np.allclose(first, again, atol=1e-6)
+    assert late.cached_bytes <= budget
+    late.clear()
+    assert late.cached_bytes == 0 and not late._cache
     assert late.scores("anything", []).shape == (0,)
+
+
+def test_each_passage_scores_its_best_view_by_weighted_maxsim(article, real_embedder) -> None:  # type: ignore[no-untyped-def]
+    """The batched scores equal MaxSim worked out view by view: for each content word of the
+    question its closest token, weighted by rarity, and the passage's best view."""
+    rarity = {"team": 0.5, "hire": 2.0}
+    late = LateInteraction(real_embedder, article.passages, weigh=lambda w: rarity.get(w, 1.0))
+    hinted = [i for i, p in enumerate(article.passages) if p.hints][:3]
+    plain = [i for i, p in enumerate(article.passages) if not p.hints][:3]
+    question = "Whom should we hire first for a small ML team?"
+    got = late.scores(question, hinted + plain)
+    asked = real_embedder.encode_tokens([question])[0]
+    query, weights = content_tokens(question, asked, late._weigh)
+    for n, i in enumerate(hinted + plain):
+        passage = article.passages[i]
+        views = real_embedder.encode_tokens([reading(passage), *passage.hints])
+        assert len(views) == 1 + len(passage.hints)
+        expected = max(float((query @ v.vectors.T).max(axis=1) @ weights) for v in views)
+        assert got[n] == pytest.approx(expected, abs=2e-3)
 
 
 def test_a_passage_is_read_with_its_heading(article) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ outputs, so nothing else is downloaded or trained.
 
 Token vectors are too many to store for every passage of a large index (about 60 per
 passage), so the few candidates the hybrid search ranks highest are encoded when a question
-needs them, and kept in a cache bounded in bytes. A passage is read as its heading, a colon and its
-text, so its tokens carry the section they belong to; a passage with hint questions also
-scores the best of those.
+needs them, and kept in a cache bounded in bytes. A passage is read as its heading, a colon
+and its text, so its tokens carry the section they belong to; a passage with hint questions
+also scores the best of those.
 """
 
 from __future__ import annotations
